@@ -1,0 +1,376 @@
+import { EventEmitter } from 'node:events'
+import Protomux from 'protomux'
+import type { Channel, ProtomuxMessage } from 'protomux'
+import { ErrorCode, GatewayError } from '../errors.js'
+import type { Router, RouteResponse } from './router.js'
+import { splitPath } from './router.js'
+import {
+  Capability,
+  handshakeEncoding,
+  healthCheckEncoding,
+  healthResponseEncoding,
+  objectEncoding,
+  PROTOCOL_NAME,
+  PROTOCOL_VERSION,
+  requestEncoding,
+  responseEncoding,
+} from './wire.js'
+import type {
+  Handshake,
+  Headers,
+  HealthCheck,
+  HealthResponse,
+  JsonObject,
+  RelayRequest,
+  RelayResponse,
+} from './wire.js'
+
+/** Options of {@link RelayChannel}. */
+export interface RelayChannelOptions<Ctx = unknown> {
+  /** Our side of the handshake's `isServer`. Workers are servers. */
+  isServer: boolean
+  /** Adds `role: 'gateway'` and `isGateway: true` to our handshake. */
+  gateway?: boolean
+  /** Capabilities we advertise. Defaults to the legacy three. */
+  capabilities?: readonly string[]
+  /** Default per-request timeout (legacy: 30 s). */
+  requestTimeoutMs?: number
+  /** Default health-check timeout (legacy: 5 s). */
+  healthTimeoutMs?: number
+  /** Serves incoming requests. Without one, every request is unmatched. */
+  router?: Router<Ctx>
+  /** Context handed to route handlers. */
+  context?: Ctx
+  /** What our health responses report under `services`. */
+  healthServices?: () => Record<string, unknown>
+  /** Clock for health-check timestamps (tests pin it). */
+  now?: () => number
+}
+
+/** A request to send; `id` is assigned by the channel. */
+export interface OutgoingRequest {
+  method: string
+  path: string
+  headers?: Headers
+  body?: Buffer | null
+}
+
+interface Pending {
+  resolve: (value: never) => void
+  reject: (err: Error) => void
+  timer: NodeJS.Timeout
+  kind: 'request' | 'health'
+}
+
+const EMPTY_HEADERS: Headers = Object.freeze({}) as Headers
+
+/**
+ * Typed endpoint of one hypertuna-relay-v2 Protomux channel.
+ *
+ * Events: `open` (remote handshake), `close`, `wsframe` (object), `telemetry`
+ * (object), `unmatched` (request, respond) for requests no route serves (a 404
+ * is sent when nobody listens), `protocol-error` (GatewayError) for messages
+ * that could not be decoded.
+ */
+export class RelayChannel<Ctx = unknown> extends EventEmitter {
+  readonly #channel: Channel<Handshake | null>
+  readonly #request: ProtomuxMessage<RelayRequest | null>
+  readonly #response: ProtomuxMessage<RelayResponse | null>
+  readonly #wsframe: ProtomuxMessage<JsonObject | null>
+  readonly #healthCheck: ProtomuxMessage<HealthCheck | null>
+  readonly #healthResponse: ProtomuxMessage<HealthResponse | null>
+  readonly #telemetry: ProtomuxMessage<JsonObject | null>
+  readonly #pending = new Map<number, Pending>()
+  readonly #opts: RelayChannelOptions<Ctx>
+  readonly #requestTimeoutMs: number
+  readonly #healthTimeoutMs: number
+  readonly #opened: Promise<Handshake>
+  #resolveOpened!: (h: Handshake) => void
+  #rejectOpened!: (err: Error) => void
+  #nextId = 0
+  #remote: Handshake | null = null
+  #closed = false
+
+  constructor(streamOrMux: unknown, opts: RelayChannelOptions<Ctx>) {
+    super()
+    this.#opts = opts
+    this.#requestTimeoutMs = opts.requestTimeoutMs ?? 30_000
+    this.#healthTimeoutMs = opts.healthTimeoutMs ?? 5_000
+    this.#opened = new Promise<Handshake>((resolve, reject) => {
+      this.#resolveOpened = resolve
+      this.#rejectOpened = reject
+    })
+    // Nobody may be awaiting `opened()`; the rejection is still observed via `close`.
+    this.#opened.catch(() => {})
+
+    const mux = Protomux.from(streamOrMux)
+    const channel = mux.createChannel<Handshake | null>({
+      protocol: PROTOCOL_NAME,
+      id: null,
+      handshake: handshakeEncoding,
+      onopen: (handshake) => this.#onOpen(handshake),
+      onclose: () => this.#onClose(),
+    })
+    if (channel === null) {
+      throw new GatewayError(ErrorCode.PROTOCOL_ERROR, 'relay-v2 channel already open on stream')
+    }
+    this.#channel = channel
+    // Slot order is the wire contract (wire.ts Slot); never reorder.
+    this.#request = channel.addMessage({
+      encoding: requestEncoding,
+      onmessage: (m) => this.#onRequest(m),
+    })
+    this.#response = channel.addMessage({
+      encoding: responseEncoding,
+      onmessage: (m) => this.#onResponse(m),
+    })
+    this.#wsframe = channel.addMessage({
+      encoding: objectEncoding,
+      onmessage: (m) => this.#onObject('wsframe', m),
+    })
+    this.#healthCheck = channel.addMessage({
+      encoding: healthCheckEncoding,
+      onmessage: (m) => this.#onHealthCheck(m),
+    })
+    this.#healthResponse = channel.addMessage({
+      encoding: healthResponseEncoding,
+      onmessage: (m) => this.#onResponse(m),
+    })
+    this.#telemetry = channel.addMessage({
+      encoding: objectEncoding,
+      onmessage: (m) => this.#onObject('telemetry', m),
+    })
+    channel.open(this.localHandshake())
+  }
+
+  /** The handshake we send; key order matches legacy workers byte for byte. */
+  localHandshake(): Handshake {
+    const h: Handshake = {
+      version: PROTOCOL_VERSION,
+      isServer: this.#opts.isServer,
+      capabilities: [...(this.#opts.capabilities ?? ['http', 'websocket', 'health'])],
+    }
+    if (this.#opts.gateway === true) {
+      h.role = 'gateway'
+      h.isGateway = true
+    }
+    return h
+  }
+
+  /** The remote handshake once open, else null. */
+  get remoteHandshake(): Handshake | null {
+    return this.#remote
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Number of requests and health checks awaiting an answer. */
+  get pendingCount(): number {
+    return this.#pending.size
+  }
+
+  /** True when the last write did not need buffering (stream backpressure). */
+  get drained(): boolean {
+    return this.#channel.drained
+  }
+
+  /** Resolves with the remote handshake; rejects with CHANNEL_CLOSED if closed first. */
+  opened(): Promise<Handshake> {
+    return this.#opened
+  }
+
+  /** True when both sides advertise `capability`. */
+  supports(capability: string): boolean {
+    if (this.#remote === null || !this.#remote.capabilities.includes(capability)) return false
+    return (this.#opts.capabilities ?? []).includes(capability)
+  }
+
+  /** True when the remote handshake names it a gateway (`role` or `isGateway`). */
+  get remoteIsGateway(): boolean {
+    return (
+      this.#remote !== null && (this.#remote.role === 'gateway' || this.#remote.isGateway === true)
+    )
+  }
+
+  /** Sends a request and resolves with its response (any status). */
+  async request(req: OutgoingRequest, opts: { timeoutMs?: number } = {}): Promise<RelayResponse> {
+    if (this.#remote === null) await this.#opened
+    const id = this.#nextId++
+    const promise = this.#track<RelayResponse>(
+      id,
+      'request',
+      opts.timeoutMs ?? this.#requestTimeoutMs,
+    )
+    this.#request.send({
+      id,
+      method: req.method,
+      path: req.path,
+      headers: req.headers ?? EMPTY_HEADERS,
+      body: req.body ?? null,
+    })
+    return promise
+  }
+
+  /** Sends a health check; resolves with the response and the round trip in ms. */
+  async healthCheck(
+    opts: { timeoutMs?: number } = {},
+  ): Promise<HealthResponse & { rttMs: number }> {
+    if (this.#remote === null) await this.#opened
+    const id = this.#nextId++
+    const started = performance.now()
+    const promise = this.#track<HealthResponse>(
+      id,
+      'health',
+      opts.timeoutMs ?? this.#healthTimeoutMs,
+    )
+    this.#healthCheck.send({ id, timestamp: this.#timestamp() })
+    const res = await promise
+    return { ...res, rttMs: performance.now() - started }
+  }
+
+  /** Sends a wsframe object. Returns false when the stream is backed up. */
+  sendWsFrame(frame: JsonObject): boolean {
+    if (this.#closed) return false
+    return this.#wsframe.send(frame)
+  }
+
+  /** Sends a telemetry object, only if the remote speaks slot 5 (else it would be dropped). */
+  sendTelemetry(payload: JsonObject): boolean {
+    if (this.#closed || this.#remote === null) return false
+    if (!this.#remote.capabilities.includes(Capability.TELEMETRY)) return false
+    return this.#telemetry.send(payload)
+  }
+
+  /** Closes the channel (not the stream). Pending calls reject with CHANNEL_CLOSED. */
+  async close(): Promise<void> {
+    if (!this.#closed) this.#channel.close()
+    this.#onClose()
+  }
+
+  #track<T>(id: number, kind: Pending['kind'], timeoutMs: number): Promise<T> {
+    if (this.#closed) {
+      return Promise.reject(
+        new GatewayError(ErrorCode.CHANNEL_CLOSED, 'relay-v2 channel is closed'),
+      )
+    }
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id)
+        const code = kind === 'health' ? ErrorCode.HEALTH_TIMEOUT : ErrorCode.REQUEST_TIMEOUT
+        reject(new GatewayError(code, `${kind} ${id} got no response in ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.#pending.set(id, { resolve: resolve as (v: never) => void, reject, timer, kind })
+    })
+  }
+
+  #onOpen(handshake: Handshake | null): void {
+    if (handshake === null) {
+      this.#protocolError('handshake is not a JSON object')
+      this.#remote = { version: '', isServer: false, capabilities: [] }
+    } else {
+      this.#remote = handshake
+    }
+    this.#resolveOpened(this.#remote)
+    this.emit('open', this.#remote)
+  }
+
+  #onClose(): void {
+    if (this.#closed) return
+    this.#closed = true
+    const err = new GatewayError(ErrorCode.CHANNEL_CLOSED, 'relay-v2 channel closed')
+    this.#rejectOpened(err)
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer)
+      pending.reject(err)
+    }
+    this.#pending.clear()
+    this.emit('close')
+  }
+
+  #onResponse(message: RelayResponse | HealthResponse | null): void {
+    if (message === null) return this.#protocolError('malformed response')
+    const pending = this.#pending.get(message.id)
+    // A late answer to a call that already timed out is normal; drop it.
+    if (pending === undefined) return
+    this.#pending.delete(message.id)
+    clearTimeout(pending.timer)
+    pending.resolve(message as never)
+  }
+
+  #onObject(kind: 'wsframe' | 'telemetry', message: JsonObject | null): void {
+    if (message === null) return this.#protocolError(`malformed ${kind}`)
+    this.emit(kind, message)
+  }
+
+  #onHealthCheck(message: HealthCheck | null): void {
+    if (message === null) return this.#protocolError('malformed health check')
+    this.#healthResponse.send({
+      id: message.id,
+      status: 'healthy',
+      timestamp: this.#timestamp(),
+      services: this.#opts.healthServices?.() ?? {},
+    })
+  }
+
+  #onRequest(message: RelayRequest | null): void {
+    if (message === null) return this.#protocolError('malformed request')
+    const respond = (res: RouteResponse): void => this.#respond(message, res)
+    const { pathname, query } = splitPath(message.path)
+    const match = this.#opts.router?.match(message.method, pathname) ?? null
+    if (match === null) {
+      if (this.listenerCount('unmatched') > 0) this.emit('unmatched', message, respond)
+      else respond({ statusCode: 404, body: { error: 'not found', path: pathname } })
+      return
+    }
+    const req = {
+      method: message.method,
+      path: pathname,
+      params: match.params,
+      query,
+      headers: message.headers,
+      body: message.body,
+    }
+    let result: RouteResponse | Promise<RouteResponse>
+    try {
+      result = match.handler(req, this.#opts.context as Ctx)
+    } catch (err) {
+      return this.#handlerFailed(message, err)
+    }
+    if (result instanceof Promise) {
+      result.then(respond, (err: unknown) => this.#handlerFailed(message, err))
+    } else {
+      respond(result)
+    }
+  }
+
+  #handlerFailed(message: RelayRequest, err: unknown): void {
+    this.emit('handler-error', err, message)
+    this.#respond(message, { statusCode: 500, body: { error: 'internal error' } })
+  }
+
+  #respond(req: RelayRequest, res: RouteResponse): void {
+    if (this.#closed) return
+    let headers = res.headers ?? {}
+    let body: Buffer | null = null
+    const raw = res.body
+    if (Buffer.isBuffer(raw)) body = raw
+    else if (typeof raw === 'string') body = Buffer.from(raw, 'utf8')
+    else if (raw !== null && raw !== undefined) {
+      body = Buffer.from(JSON.stringify(raw), 'utf8')
+      if (headers['content-type'] === undefined)
+        headers = { ...headers, 'content-type': 'application/json' }
+    }
+    if (req.method === 'HEAD') body = null
+    this.#response.send({ id: req.id, statusCode: res.statusCode, headers, body })
+  }
+
+  #timestamp(): string {
+    return new Date(this.#opts.now?.() ?? Date.now()).toISOString()
+  }
+
+  #protocolError(what: string): void {
+    this.emit('protocol-error', new GatewayError(ErrorCode.PROTOCOL_ERROR, what))
+  }
+}

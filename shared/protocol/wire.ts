@@ -1,0 +1,257 @@
+/**
+ * The hypertuna-relay-v2 wire format, in one place: channel identity, message
+ * slots, message shapes and their encodings. Byte compatibility with workers in
+ * the field is checked against tests/fixtures/relay-v2.json.
+ */
+import type { Encoding, EncodingState } from 'protomux'
+import c from 'compact-encoding'
+import crypto from 'hypercore-crypto'
+
+/** Protomux protocol name of the channel. */
+export const PROTOCOL_NAME = 'hypertuna-relay-v2'
+/** Wire protocol version announced in the handshake. */
+export const PROTOCOL_VERSION = '2.0'
+/** Discovery topic string; the topic is its BLAKE2b-256 hash. */
+export const TOPIC_NAME = 'hypertuna-relay-network'
+/** The 32-byte discovery topic workers announce on. */
+export const DISCOVERY_TOPIC: Buffer = crypto.hash(Buffer.from(TOPIC_NAME, 'utf8'))
+
+/** Message slots in registration order. Slots may be appended, never reordered. */
+export const Slot = {
+  REQUEST: 0,
+  RESPONSE: 1,
+  WSFRAME: 2,
+  HEALTH_CHECK: 3,
+  HEALTH_RESPONSE: 4,
+  TELEMETRY: 5,
+} as const
+
+/** Capabilities legacy workers advertise. */
+export const LEGACY_CAPABILITIES = ['http', 'websocket', 'health'] as const
+/** Capability names, ours included. `push` is the gateway's own extension (docs/protocol.md). */
+export const Capability = {
+  HTTP: 'http',
+  WEBSOCKET: 'websocket',
+  HEALTH: 'health',
+  TELEMETRY: 'telemetry',
+  PUSH: 'push',
+} as const
+
+export type Headers = Record<string, string>
+
+export interface Handshake {
+  version: string
+  isServer: boolean
+  capabilities: string[]
+  role?: string
+  isGateway?: boolean
+  [extra: string]: unknown
+}
+
+export interface RelayRequest {
+  id: number
+  method: string
+  path: string
+  headers: Headers
+  body: Buffer | null
+}
+
+export interface RelayResponse {
+  id: number
+  statusCode: number
+  headers: Headers
+  body: Buffer | null
+}
+
+export interface HealthCheck {
+  id: number
+  timestamp: string
+}
+
+export interface HealthResponse {
+  id: number
+  status: string
+  timestamp: string
+  services: Record<string, unknown>
+}
+
+/** A free-form JSON object (wsframe and telemetry slots). */
+export type JsonObject = Record<string, unknown>
+
+/**
+ * Push extension frames travel in the wsframe slot. Worker to gateway:
+ * `{ connectionKey, data }` with `data` one relay message as JSON text, exactly
+ * the shape of the legacy vector. Gateway to worker: `{ connectionKey, type: 'close' }`.
+ */
+export interface PushFrame {
+  connectionKey: string
+  data: string
+}
+export interface PushCloseFrame {
+  connectionKey: string
+  type: 'close'
+}
+
+// compact-encoding's json stringifies twice (once to measure, once to write).
+// Protomux calls preencode and encode back to back for one value, so remembering
+// the last text halves the cost on the per-message path. Same bytes on the wire.
+let lastValue: unknown = undefined
+let lastText = ''
+
+function textOf(value: unknown, render: (v: never) => string): string {
+  if (value !== lastValue || lastValue === undefined) {
+    lastText = render(value as never)
+    lastValue = value
+  }
+  return lastText
+}
+
+function textEncoding<T>(
+  render: (v: T) => string,
+  parse: (text: string) => T | null,
+): Encoding<T | null> {
+  return {
+    preencode(state: EncodingState, value: T | null) {
+      c.string.preencode(state, textOf(value, render as (v: never) => string))
+    },
+    encode(state: EncodingState, value: T | null) {
+      const text = textOf(value, render as (v: never) => string)
+      // Reset so a later, mutated send of the same object is re-rendered.
+      lastValue = undefined
+      c.string.encode(state, text)
+    },
+    // Decoding never throws: a throw inside Protomux destroys the whole
+    // connection, and one bad message must not cost every session on it.
+    decode(state: EncodingState) {
+      try {
+        return parse(c.string.decode(state))
+      } catch {
+        return null
+      }
+    },
+  }
+}
+
+/** Legacy body form: the bytes as a JSON array of numbers. */
+export function bodyToJson(body: Uint8Array | null): string {
+  if (body === null || body.byteLength === 0) return body === null ? 'null' : '[]'
+  return '[' + body.join(',') + ']'
+}
+
+/** Accepts the legacy number array and the `{type:'Buffer',data}` form newer workers may emit. */
+export function bodyFromJson(value: unknown): Buffer | null {
+  if (value === null || value === undefined) return null
+  if (Array.isArray(value)) return Buffer.from(value as number[])
+  if (typeof value === 'string') return Buffer.from(value, 'utf8')
+  if (typeof value === 'object' && Array.isArray((value as { data?: unknown }).data)) {
+    return Buffer.from((value as { data: number[] }).data)
+  }
+  throw new TypeError('body is not a byte array')
+}
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function isId(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0
+}
+
+function headersOf(v: unknown): Headers {
+  if (!isObject(v)) return {}
+  const out: Headers = {}
+  for (const k of Object.keys(v)) {
+    const value = v[k]
+    if (typeof value === 'string') out[k.toLowerCase()] = value
+    else if (typeof value === 'number') out[k.toLowerCase()] = String(value)
+  }
+  return out
+}
+
+// The message head is stringified by JSON.stringify and the body spliced in as
+// text, so key order and bytes match a plain JSON.stringify of the legacy object.
+function renderWithBody(head: object, body: Buffer | null): string {
+  const text = JSON.stringify(head)
+  return text.slice(0, -1) + ',"body":' + bodyToJson(body) + '}'
+}
+
+export const requestEncoding = textEncoding<RelayRequest>(
+  (r) => renderWithBody({ id: r.id, method: r.method, path: r.path, headers: r.headers }, r.body),
+  (text) => {
+    const m: unknown = JSON.parse(text)
+    if (!isObject(m) || !isId(m.id) || typeof m.method !== 'string' || typeof m.path !== 'string') {
+      return null
+    }
+    return {
+      id: m.id,
+      method: m.method.toUpperCase(),
+      path: m.path,
+      headers: headersOf(m.headers),
+      body: bodyFromJson(m.body),
+    }
+  },
+)
+
+export const responseEncoding = textEncoding<RelayResponse>(
+  (r) => renderWithBody({ id: r.id, statusCode: r.statusCode, headers: r.headers }, r.body),
+  (text) => {
+    const m: unknown = JSON.parse(text)
+    if (!isObject(m) || !isId(m.id) || typeof m.statusCode !== 'number') return null
+    return {
+      id: m.id,
+      statusCode: m.statusCode,
+      headers: headersOf(m.headers),
+      body: bodyFromJson(m.body),
+    }
+  },
+)
+
+export const healthCheckEncoding = textEncoding<HealthCheck>(
+  (h) => JSON.stringify({ id: h.id, timestamp: h.timestamp }),
+  (text) => {
+    const m: unknown = JSON.parse(text)
+    if (!isObject(m) || !isId(m.id)) return null
+    return { id: m.id, timestamp: typeof m.timestamp === 'string' ? m.timestamp : '' }
+  },
+)
+
+export const healthResponseEncoding = textEncoding<HealthResponse>(
+  (h) =>
+    JSON.stringify({ id: h.id, status: h.status, timestamp: h.timestamp, services: h.services }),
+  (text) => {
+    const m: unknown = JSON.parse(text)
+    if (!isObject(m) || !isId(m.id)) return null
+    return {
+      id: m.id,
+      status: typeof m.status === 'string' ? m.status : 'unknown',
+      timestamp: typeof m.timestamp === 'string' ? m.timestamp : '',
+      services: isObject(m.services) ? m.services : {},
+    }
+  },
+)
+
+/** wsframe and telemetry: any JSON object. */
+export const objectEncoding = textEncoding<JsonObject>(
+  (o) => JSON.stringify(o),
+  (text) => {
+    const m: unknown = JSON.parse(text)
+    return isObject(m) ? m : null
+  },
+)
+
+/** Handshake encoding (compact-encoding json, as legacy workers use). */
+export const handshakeEncoding = textEncoding<Handshake>(
+  (h) => JSON.stringify(h),
+  (text) => {
+    const m: unknown = JSON.parse(text)
+    if (!isObject(m)) return null
+    return {
+      ...m,
+      version: typeof m.version === 'string' ? m.version : '',
+      isServer: m.isServer === true,
+      capabilities: Array.isArray(m.capabilities)
+        ? m.capabilities.filter((x): x is string => typeof x === 'string')
+        : [],
+    }
+  },
+)
