@@ -1,0 +1,245 @@
+import { EventEmitter } from 'node:events'
+import type { NoiseSecretStream } from 'hyperdht'
+import type Hyperswarm from 'hyperswarm'
+import type { PeerDiscovery } from 'hyperswarm'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import { ErrorCode, GatewayError } from '../errors.js'
+import type { OutgoingRequest } from '../protocol/relay-channel.js'
+import { Capability, DISCOVERY_TOPIC } from '../protocol/wire.js'
+import type { JsonObject, RelayResponse } from '../protocol/wire.js'
+import { PeerConnection } from './peer-connection.js'
+import type { PeerHost, PeerPolicy } from './peer-connection.js'
+import { PoolMetrics } from './pool-metrics.js'
+import { selectPeer } from './select-peer.js'
+import type { PeerSnapshot, PeerState } from './select-peer.js'
+
+/** Options of {@link PeerPool}; every timing has a production default. */
+export interface PeerPoolOptions extends Partial<PeerPolicy> {
+  swarm: Hyperswarm
+  logger: Logger
+  registry: Registry
+  /** Join the discovery topic as a client (legacy behaviour); off by default. */
+  joinTopic?: boolean
+  /** Close connections no session or request used for this long. */
+  idleTimeoutMs?: number
+}
+
+const HEX_KEY = /^[0-9a-f]{64}$/
+
+/** Default policy: legacy timeouts, health every 5 s, unhealthy after 2 misses. */
+export const DEFAULT_PEER_POLICY: PeerPolicy = {
+  capabilities: [Capability.HTTP, Capability.WEBSOCKET, Capability.HEALTH, Capability.PUSH],
+  requestTimeoutMs: 30_000,
+  healthTimeoutMs: 5_000,
+  healthIntervalMs: 5_000,
+  unhealthyAfter: 2,
+  downAfter: 4,
+  openTimeoutMs: 20_000,
+  backoff: { minMs: 500, maxMs: 30_000 },
+  identify: true,
+}
+
+/**
+ * The gateway's pool of Hyperswarm peer connections: one per worker key,
+ * shared by every session routed there. It knows peers, not protocols: the
+ * relay-v2 channel rides each connection, and other channels can join later.
+ *
+ * Events: `state` (key, state, previous), `wsframe` (key, frame),
+ * `telemetry` (key, payload).
+ */
+export class PeerPool extends EventEmitter {
+  readonly #swarm: Hyperswarm
+  readonly #policy: PeerPolicy
+  readonly #logger: Logger
+  readonly #metrics: PoolMetrics
+  readonly #peers = new Map<string, PeerConnection>()
+  readonly #idleTimeoutMs: number
+  readonly #joinTopic: boolean
+  readonly #host: PeerHost
+  readonly #onConnection: (stream: NoiseSecretStream) => void
+  #discovery: PeerDiscovery | null = null
+  #idleTimer: NodeJS.Timeout | null = null
+  readonly #closedBytes = { received: 0, sent: 0 }
+  #started = false
+  #closed = false
+
+  constructor(opts: PeerPoolOptions) {
+    super()
+    const { swarm, logger, registry, joinTopic, idleTimeoutMs, ...policy } = opts
+    this.#swarm = swarm
+    this.#logger = logger
+    this.#policy = { ...DEFAULT_PEER_POLICY, ...policy }
+    this.#idleTimeoutMs = idleTimeoutMs ?? 120_000
+    this.#joinTopic = joinTopic ?? false
+    this.#metrics = new PoolMetrics(registry, {
+      countByState: () => this.#countByState(),
+      bytes: () => this.#bytes(),
+    })
+    const closedBytes = this.#closedBytes
+    this.#host = {
+      dial: (publicKey) => swarm.dht.connect(publicKey, { keyPair: swarm.keyPair }),
+      gatewayKeyHex: swarm.keyPair.publicKey.toString('hex'),
+      logger,
+      metrics: this.#metrics,
+      addBytes(received, sent) {
+        closedBytes.received += received
+        closedBytes.sent += sent
+      },
+    }
+    this.#onConnection = (stream) => this.#adopt(stream)
+  }
+
+  /** The gateway's swarm public key, hex. */
+  get publicKey(): string {
+    return this.#host.gatewayKeyHex
+  }
+
+  /** Whether {@link start} ran and {@link close} did not. */
+  get started(): boolean {
+    return this.#started && !this.#closed
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    this.#swarm.on('connection', this.#onConnection)
+    if (this.#joinTopic) {
+      this.#discovery = this.#swarm.join(DISCOVERY_TOPIC, { client: true, server: false })
+    }
+    const sweep = Math.max(1_000, Math.floor(this.#idleTimeoutMs / 4))
+    this.#idleTimer = setInterval(() => this.#reapIdle(), sweep)
+    this.#idleTimer.unref()
+  }
+
+  /** The pooled connection for `key`, created (and dialled) on first use. */
+  peer(key: string): PeerConnection {
+    if (this.#closed) throw new GatewayError(ErrorCode.POOL_CLOSED, 'peer pool is closed')
+    let conn = this.#peers.get(key)
+    if (conn === undefined) {
+      if (!HEX_KEY.test(key)) {
+        throw new GatewayError(
+          ErrorCode.PEER_UNREACHABLE,
+          'peer key must be 64 lowercase hex characters',
+        )
+      }
+      conn = this.#create(key)
+      conn.connect()
+    }
+    return conn
+  }
+
+  /** A snapshot per candidate key, for selection and diagnostics. */
+  snapshot(key: string): PeerSnapshot {
+    const conn = this.#peers.get(key)
+    if (conn === undefined) return { key, state: null, inflight: 0, sessions: 0, latencyMs: null }
+    return {
+      key,
+      state: conn.state,
+      inflight: conn.inflight,
+      sessions: conn.sessions,
+      latencyMs: conn.latencyMs,
+    }
+  }
+
+  /** Picks the best of `keys` (see selectPeer); null when none is usable. */
+  select(keys: readonly string[], exclude?: ReadonlySet<string>): string | null {
+    return selectPeer(
+      keys.map((k) => this.snapshot(k)),
+      exclude,
+    )
+  }
+
+  /** Resolves with an open connection to `key` or rejects PEER_UNREACHABLE. */
+  async acquire(key: string): Promise<PeerConnection> {
+    const conn = this.peer(key)
+    await conn.whenOpen()
+    return conn
+  }
+
+  /** Sends a request to `key`; 5xx answers reject with PEER_ERROR. */
+  request(
+    key: string,
+    req: OutgoingRequest,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<RelayResponse> {
+    return this.peer(key).request(req, opts.timeoutMs)
+  }
+
+  /** Marks a session as using `key`, so the connection is kept while it lives. */
+  retain(key: string): PeerConnection {
+    const conn = this.peer(key)
+    conn.sessions++
+    return conn
+  }
+
+  release(key: string): void {
+    const conn = this.#peers.get(key)
+    if (conn === undefined) return
+    conn.sessions = Math.max(0, conn.sessions - 1)
+    conn.lastUsed = Date.now()
+  }
+
+  sendWsFrame(key: string, frame: JsonObject): boolean {
+    return this.#peers.get(key)?.sendWsFrame(frame) ?? false
+  }
+
+  /** Closes every connection and stops all timers. Does not destroy the swarm. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#idleTimer !== null) clearInterval(this.#idleTimer)
+    this.#swarm.off('connection', this.#onConnection)
+    const discovery = this.#discovery
+    this.#discovery = null
+    await Promise.all([...this.#peers.values()].map((c) => c.close()))
+    this.#peers.clear()
+    if (discovery !== null) await discovery.destroy()
+    this.removeAllListeners()
+  }
+
+  #create(key: string): PeerConnection {
+    const conn = new PeerConnection(Buffer.from(key, 'hex'), this.#policy, this.#host)
+    conn.on('state', (state: PeerState, prev: PeerState) => this.emit('state', key, state, prev))
+    conn.on('wsframe', (frame: JsonObject) => this.emit('wsframe', key, frame))
+    conn.on('telemetry', (payload: JsonObject) => this.emit('telemetry', key, payload))
+    this.#peers.set(key, conn)
+    return conn
+  }
+
+  #adopt(stream: NoiseSecretStream): void {
+    stream.on('error', () => {})
+    const key = stream.remotePublicKey.toString('hex')
+    let conn = this.#peers.get(key)
+    if (conn === undefined && this.#joinTopic) conn = this.#create(key)
+    // A connection we already hold wins; the swarm's duplicate is not needed.
+    if (conn === undefined || !conn.adopt(stream)) stream.destroy()
+  }
+
+  #reapIdle(): void {
+    const cutoff = Date.now() - this.#idleTimeoutMs
+    for (const [key, conn] of this.#peers) {
+      if (conn.sessions === 0 && conn.inflight === 0 && conn.lastUsed < cutoff) {
+        this.#peers.delete(key)
+        this.#logger.info({ peer: key }, 'closing idle peer connection')
+        void conn.close()
+      }
+    }
+  }
+
+  #countByState(): Record<PeerState, number> {
+    const counts: Record<PeerState, number> = { connecting: 0, ready: 0, unhealthy: 0, down: 0 }
+    for (const conn of this.#peers.values()) counts[conn.state]++
+    return counts
+  }
+
+  #bytes(): { received: number; sent: number } {
+    let { received, sent } = this.#closedBytes
+    for (const conn of this.#peers.values()) {
+      const live = conn.liveBytes()
+      received += live.received
+      sent += live.sent
+    }
+    return { received, sent }
+  }
+}

@@ -1,0 +1,265 @@
+import type { NoiseSecretStream } from 'hyperdht'
+import type Hyperswarm from 'hyperswarm'
+import type { PeerDiscovery } from 'hyperswarm'
+import type { Logger } from 'pino'
+import { RelayChannel } from '../protocol/relay-channel.js'
+import { Router } from '../protocol/router.js'
+import type { RouteRequest, RouteResponse } from '../protocol/router.js'
+import { Capability, DISCOVERY_TOPIC, LEGACY_CAPABILITIES } from '../protocol/wire.js'
+import type { JsonObject } from '../protocol/wire.js'
+import type { FileResponse, HostedRelay } from './relay-backend.js'
+
+/** Options of {@link RelayHost}. */
+export interface RelayHostOptions {
+  swarm: Hyperswarm
+  logger: Logger
+  relays?: HostedRelay[]
+  /** Offer the push extension to gateways that advertise it. Default true. */
+  push?: boolean
+  /** Checks a client token for a relay (header `x-auth-token`); default accepts all. */
+  verifyToken?: (token: string | undefined, relayKey: string) => boolean
+  /** Queued output lines kept per connection for polling; oldest dropped past it. */
+  maxQueue?: number
+  /** Forget a connectionKey not used (posted, polled or pushed to) for this long. */
+  connectionTtlMs?: number
+  /** Serves `/pfp/:file` and `/pfp/:owner/:file`. */
+  avatar?: (
+    owner: string | null,
+    file: string,
+  ) => Promise<FileResponse | null> | FileResponse | null
+}
+
+interface ClientState {
+  relay: HostedRelay
+  /** The gateway channel that last posted for this key: where pushes go. */
+  channel: RelayChannel | null
+  queue: string[]
+  lastSeen: number
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' }
+const CONNECTION_KEY = /^[0-9a-f]{32}$/
+
+/**
+ * A worker's end of the tunnel: announces on the discovery topic as a server
+ * and serves the relay-v2 routes of PROTOCOL.md section 3 on every connection,
+ * with the push extension for gateways that ask for it.
+ */
+export class RelayHost {
+  readonly #swarm: Hyperswarm
+  readonly #log: Logger
+  readonly #opts: RelayHostOptions
+  readonly #relays = new Map<string, HostedRelay>()
+  readonly #unsubscribe = new Map<HostedRelay, () => void>()
+  readonly #clients = new Map<string, ClientState>()
+  readonly #channels = new Set<RelayChannel>()
+  readonly #router: Router
+  readonly #capabilities: string[]
+  readonly #onConnection: (stream: NoiseSecretStream) => void
+  #discovery: PeerDiscovery | null = null
+  #sweep: NodeJS.Timeout | null = null
+  #closed = false
+
+  constructor(opts: RelayHostOptions) {
+    this.#swarm = opts.swarm
+    this.#log = opts.logger
+    this.#opts = opts
+    this.#capabilities = [...LEGACY_CAPABILITIES]
+    if (opts.push !== false) this.#capabilities.push(Capability.PUSH)
+    for (const relay of opts.relays ?? []) this.addRelay(relay)
+    this.#router = new Router()
+      .post('/identify-gateway', () => ({
+        statusCode: 200,
+        body: { status: 'identified', relayPublicKey: this.publicKey },
+      }))
+      .post('/post/relay/:identifier', (req, _ctx, channel) => this.#post(req, channel))
+      .get('/get/relay/:identifier/:connectionKey', (req) => this.#poll(req))
+      .get('/drive/:identifier/:file', (req) => this.#drive(req))
+      .get('/pfp/:file', (req) => this.#avatar(null, req.params.file as string))
+      .get('/pfp/:owner/:file', (req) =>
+        this.#avatar(req.params.owner as string, req.params.file as string),
+      )
+      .get('/health', () => ({
+        statusCode: 200,
+        body: { status: 'ok', relays: this.#relays.size, connections: this.#clients.size },
+      }))
+    this.#onConnection = (stream) => this.#serve(stream)
+  }
+
+  /** This worker's swarm public key, hex: what registrations list in `peers`. */
+  get publicKey(): string {
+    return this.#swarm.keyPair.publicKey.toString('hex')
+  }
+
+  /** Gateway channels currently open. */
+  get channelCount(): number {
+    return this.#channels.size
+  }
+
+  /** Announces on the discovery topic and waits until the announcement is flushed. */
+  async start(): Promise<void> {
+    this.#swarm.on('connection', this.#onConnection)
+    this.#discovery = this.#swarm.join(DISCOVERY_TOPIC, { server: true, client: false })
+    await this.#discovery.flushed()
+    const ttl = this.#opts.connectionTtlMs ?? 10 * 60_000
+    this.#sweep = setInterval(() => this.#expire(ttl), Math.max(1_000, ttl / 4))
+    this.#sweep.unref()
+  }
+
+  addRelay(relay: HostedRelay): void {
+    this.#relays.set(relay.relayKey, relay)
+    if (relay.publicIdentifier !== undefined) this.#relays.set(relay.publicIdentifier, relay)
+    if (!this.#unsubscribe.has(relay)) {
+      this.#unsubscribe.set(
+        relay,
+        relay.backend.onOutput((key, line) => this.#output(key, line)),
+      )
+    }
+  }
+
+  /** Stops announcing, closes every gateway channel and connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#sweep !== null) clearInterval(this.#sweep)
+    this.#swarm.off('connection', this.#onConnection)
+    for (const unsubscribe of this.#unsubscribe.values()) unsubscribe()
+    this.#unsubscribe.clear()
+    for (const channel of this.#channels) await channel.close()
+    this.#channels.clear()
+    this.#clients.clear()
+    if (this.#discovery !== null) await this.#discovery.destroy()
+  }
+
+  #serve(stream: NoiseSecretStream): void {
+    stream.on('error', (err: Error) =>
+      this.#log.debug({ err: err.message }, 'gateway stream error'),
+    )
+    const channel = new RelayChannel(stream, {
+      isServer: true,
+      capabilities: this.#capabilities,
+      router: this.#router,
+      healthServices: () => ({ relay: 'active', protocol: 'connected' }),
+    })
+    this.#channels.add(channel)
+    channel.on('wsframe', (frame: JsonObject) => this.#onWsFrame(channel, frame))
+    channel.on('protocol-error', (err: Error) =>
+      this.#log.warn({ err: err.message }, 'undecodable message'),
+    )
+    channel.on('handler-error', (err: Error) => this.#log.error({ err }, 'route handler failed'))
+    channel.on('close', () => {
+      this.#channels.delete(channel)
+      for (const state of this.#clients.values())
+        if (state.channel === channel) state.channel = null
+    })
+  }
+
+  async #post(req: RouteRequest, channel: RelayChannel): Promise<RouteResponse> {
+    const relay = this.#relays.get(req.params.identifier as string)
+    if (relay === undefined) return { statusCode: 404, body: { error: 'relay not found' } }
+    if (this.#opts.verifyToken?.(req.headers['x-auth-token'], relay.relayKey) === false) {
+      return { statusCode: 403, body: { error: 'invalid token' } }
+    }
+    let parsed: { message?: unknown; connectionKey?: unknown }
+    try {
+      parsed = JSON.parse(String(req.body ?? '')) as typeof parsed
+    } catch {
+      return lines(['["NOTICE","error: request body is not JSON"]'])
+    }
+    const key = parsed.connectionKey
+    if (typeof key !== 'string' || !CONNECTION_KEY.test(key)) {
+      return lines(['["NOTICE","error: missing or malformed connectionKey"]'])
+    }
+    const message = decodeMessage(parsed.message)
+    if (message === undefined) return lines(['["NOTICE","error: message is not valid JSON"]'])
+    const state = this.#client(key, relay)
+    state.channel = channel
+    return lines(await relay.backend.handleMessage(key, message))
+  }
+
+  #poll(req: RouteRequest): RouteResponse {
+    if (!this.#relays.has(req.params.identifier as string)) {
+      return { statusCode: 404, body: { error: 'relay not found' } }
+    }
+    const state = this.#clients.get(req.params.connectionKey as string)
+    if (state === undefined || state.queue.length === 0)
+      return { statusCode: 200, headers: JSON_HEADERS, body: '[]' }
+    state.lastSeen = Date.now()
+    const body = '[' + state.queue.join(',') + ']'
+    state.queue = []
+    return { statusCode: 200, headers: JSON_HEADERS, body }
+  }
+
+  async #drive(req: RouteRequest): Promise<RouteResponse> {
+    const relay = this.#relays.get(req.params.identifier as string)
+    const file = relay?.file === undefined ? null : await relay.file(req.params.file as string)
+    return file ?? { statusCode: 404, body: { error: 'file not found' } }
+  }
+
+  async #avatar(owner: string | null, file: string): Promise<RouteResponse> {
+    const res = (await this.#opts.avatar?.(owner, file)) ?? null
+    return res ?? { statusCode: 404, body: { error: 'file not found' } }
+  }
+
+  #onWsFrame(channel: RelayChannel, frame: JsonObject): void {
+    // Only gateways that negotiated push may use the close frame.
+    if (!channel.supports(Capability.PUSH)) return
+    const key = frame.connectionKey
+    if (frame.type !== 'close' || typeof key !== 'string') return
+    const state = this.#clients.get(key)
+    if (state === undefined) return
+    this.#clients.delete(key)
+    state.relay.backend.closeConnection(key)
+  }
+
+  #output(key: string, line: string): void {
+    const state = this.#clients.get(key)
+    if (state === undefined) return
+    state.lastSeen = Date.now()
+    const channel = state.channel
+    if (channel !== null && !channel.closed && channel.supports(Capability.PUSH)) {
+      channel.sendWsFrame({ connectionKey: key, data: line })
+      return
+    }
+    const max = this.#opts.maxQueue ?? 1_000
+    if (state.queue.length >= max) state.queue.shift()
+    state.queue.push(line)
+  }
+
+  #client(key: string, relay: HostedRelay): ClientState {
+    let state = this.#clients.get(key)
+    if (state === undefined) {
+      state = { relay, channel: null, queue: [], lastSeen: Date.now() }
+      this.#clients.set(key, state)
+    }
+    state.lastSeen = Date.now()
+    return state
+  }
+
+  #expire(ttlMs: number): void {
+    const cutoff = Date.now() - ttlMs
+    for (const [key, state] of this.#clients) {
+      if (state.lastSeen >= cutoff) continue
+      this.#clients.delete(key)
+      state.relay.backend.closeConnection(key)
+    }
+  }
+}
+
+function lines(out: string[]): RouteResponse {
+  return { statusCode: 200, headers: JSON_HEADERS, body: out.join('\n') }
+}
+
+// Every worker version accepts the parsed array; newer ones also take the raw
+// text or a serialized Buffer. Undefined means undecodable.
+function decodeMessage(message: unknown): unknown {
+  if (Array.isArray(message)) return message
+  try {
+    if (typeof message === 'string') return JSON.parse(message)
+    const data = (message as { type?: unknown; data?: unknown } | null)?.data
+    if (Array.isArray(data)) return JSON.parse(Buffer.from(data as number[]).toString('utf8'))
+  } catch {
+    return undefined
+  }
+  return undefined
+}
