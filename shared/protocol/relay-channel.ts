@@ -334,7 +334,7 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
     }
     let result: RouteResponse | Promise<RouteResponse>
     try {
-      result = match.handler(req, this.#opts.context as Ctx)
+      result = match.handler(req, this.#opts.context as Ctx, this)
     } catch (err) {
       return this.#handlerFailed(message, err)
     }

@@ -1,3 +1,4 @@
+import type { RelayChannel } from './relay-channel.js'
 import type { Headers } from './wire.js'
 
 /** What a route handler sees of an incoming relay-v2 request. */
@@ -17,9 +18,11 @@ export interface RouteResponse {
   body?: Buffer | string | object | null
 }
 
+/** Handles one request; `channel` is the connection it arrived on. */
 export type RouteHandler<Ctx = unknown> = (
   req: RouteRequest,
   ctx: Ctx,
+  channel: RelayChannel<Ctx>,
 ) => RouteResponse | Promise<RouteResponse>
 
 interface Route<Ctx> {
