@@ -1,4 +1,5 @@
 import type { NoiseSecretStream } from 'hyperdht'
+import type { Duplex } from 'node:stream'
 import type Hyperswarm from 'hyperswarm'
 import type { PeerDiscovery } from 'hyperswarm'
 import type { Logger } from 'pino'
@@ -83,7 +84,7 @@ export class RelayHost {
         statusCode: 200,
         body: { status: 'ok', relays: this.#relays.size, connections: this.#clients.size },
       }))
-    this.#onConnection = (stream) => this.#serve(stream)
+    this.#onConnection = (stream) => this.serve(stream)
   }
 
   /** This worker's swarm public key, hex: what registrations list in `peers`. */
@@ -131,7 +132,8 @@ export class RelayHost {
     if (this.#discovery !== null) await this.#discovery.destroy()
   }
 
-  #serve(stream: NoiseSecretStream): void {
+  /** Serves relay-v2 on one connection; every swarm connection comes through here. */
+  serve(stream: Duplex): RelayChannel {
     stream.on('error', (err: Error) =>
       this.#log.debug({ err: err.message }, 'gateway stream error'),
     )
@@ -149,9 +151,11 @@ export class RelayHost {
     channel.on('handler-error', (err: Error) => this.#log.error({ err }, 'route handler failed'))
     channel.on('close', () => {
       this.#channels.delete(channel)
-      for (const state of this.#clients.values())
+      for (const state of this.#clients.values()) {
         if (state.channel === channel) state.channel = null
+      }
     })
+    return channel
   }
 
   async #post(req: RouteRequest, channel: RelayChannel): Promise<RouteResponse> {
