@@ -1,59 +1,11 @@
-import { isIPv4 } from 'node:net'
-import convict from 'convict'
+import type convict from 'convict'
+import { registerConfigFormats } from './config-formats.js'
+import { CONFIG_FILE_ENV, LOG_LEVELS, MIN_SECRET_BYTES } from './gateway-config.js'
+import type { GatewayConfig } from './gateway-config.js'
+
+export * from './gateway-config.js'
 import { ErrorCode } from '../errors.js'
 import type { ErrorCodeName } from '../errors.js'
-
-/** Log levels accepted by `GATEWAY_LOG_LEVEL` (pino's levels plus `silent`). */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-
-/** One of {@link LOG_LEVELS}. */
-export type LogLevel = (typeof LOG_LEVELS)[number]
-
-/** A DHT bootstrap node, as hyperdht accepts it. */
-export interface BootstrapNode {
-  readonly host: string
-  readonly port: number
-}
-
-/** Environment variable naming the optional JSON config file. */
-export const CONFIG_FILE_ENV = 'GATEWAY_CONFIG'
-
-/** Minimum length of the registration secret, in bytes (UTF-8). */
-export const MIN_SECRET_BYTES = 16
-
-/**
- * The validated gateway configuration, shaped exactly like {@link gatewayConfigSchema}.
- * Empty strings mean "not configured"; see each entry's `doc` for what that implies.
- */
-export interface GatewayConfig {
-  readonly configFile: string
-  readonly publicUrl: string
-  readonly log: {
-    readonly level: LogLevel
-  }
-  readonly proxy: {
-    readonly host: string
-    readonly port: number
-  }
-  readonly registrar: {
-    readonly host: string
-    readonly port: number
-  }
-  readonly registration: {
-    readonly secret: string
-    readonly ttl: number
-    readonly redisUrl: string
-    readonly redisPrefix: string
-  }
-  readonly token: {
-    readonly defaultTtl: number
-  }
-  readonly hyperswarm: {
-    readonly bootstrap: readonly BootstrapNode[]
-    readonly host: string
-    readonly seed: string
-  }
-}
 
 /**
  * Extra, non-convict property a schema entry may carry: the stable error code reported (in
@@ -63,123 +15,7 @@ export interface ConfigEntryExtras {
   failureCode?: ErrorCodeName
 }
 
-// Validators receive unknown input: values come from env strings (after coercion) or JSON files.
-function fail(message: string): never {
-  throw new Error(message)
-}
-
-const HOST_PORT = /^([A-Za-z0-9.-]+):(\d{1,5})$/
-
-function parseHostPort(entry: string): BootstrapNode | undefined {
-  const match = HOST_PORT.exec(entry)
-  if (!match) return undefined
-  const port = Number(match[2])
-  if (port < 1 || port > 65535) return undefined
-  return { host: match[1] ?? '', port }
-}
-
-function isBootstrapNode(value: unknown): value is BootstrapNode {
-  if (typeof value !== 'object' || value === null) return false
-  const { host, port } = value as Record<string, unknown>
-  return (
-    typeof host === 'string' &&
-    /^[A-Za-z0-9.-]+$/.test(host) &&
-    Number.isInteger(port) &&
-    (port as number) >= 1 &&
-    (port as number) <= 65535
-  )
-}
-
-function parseUrl(value: string): URL | undefined {
-  try {
-    return new URL(value)
-  } catch {
-    return undefined
-  }
-}
-
-// Named formats (rather than inline functions) because convict only runs a custom coercer for
-// named formats; for inline functions it guesses from the default (JSON.parse for arrays, lenient
-// parseFloat for numbers). Names are registered process-wide, so they are kept specific.
-convict.addFormats({
-  'non-empty-string': {
-    validate(value: unknown) {
-      if (typeof value !== 'string' || value.trim() === '') fail('must be a non-empty string')
-    },
-  },
-  'positive-int': {
-    // Strict: convict's own int coercion (parseInt) would turn "300s" into 300.
-    coerce: (value: string) => (/^\d+$/.test(value) ? Number(value) : value),
-    validate(value: unknown) {
-      if (!Number.isSafeInteger(value) || (value as number) < 1) {
-        fail('must be a positive whole number')
-      }
-    },
-  },
-  'http-url-or-empty': {
-    validate(value: unknown) {
-      if (value === '') return
-      if (typeof value !== 'string') fail('must be a string')
-      const url = parseUrl(value)
-      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-        fail('must be an http:// or https:// URL, or empty')
-      }
-      if (url.username || url.password || url.search || url.hash) {
-        fail('must not contain credentials, a query string or a fragment')
-      }
-    },
-  },
-  'redis-url-or-empty': {
-    // Messages never echo the value: a Redis URL may embed a password.
-    validate(value: unknown) {
-      if (value === '') return
-      if (typeof value !== 'string') fail('must be a string')
-      const url = parseUrl(value)
-      if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
-        fail('must be a redis:// or rediss:// URL with a host, or empty')
-      }
-    },
-  },
-  'secret-or-empty': {
-    validate(value: unknown) {
-      if (value === '') return
-      if (typeof value !== 'string' || Buffer.byteLength(value, 'utf8') < MIN_SECRET_BYTES) {
-        fail(`must be empty or at least ${MIN_SECRET_BYTES} bytes long`)
-      }
-    },
-  },
-  'hex32-or-empty': {
-    validate(value: unknown) {
-      if (value === '') return
-      if (typeof value !== 'string' || !/^[0-9a-fA-F]{64}$/.test(value)) {
-        fail('must be empty or exactly 64 hex characters (32 bytes)')
-      }
-    },
-  },
-  'ipv4-or-empty': {
-    validate(value: unknown) {
-      if (value === '') return
-      if (typeof value !== 'string' || !isIPv4(value)) fail('must be an IPv4 address, or empty')
-    },
-  },
-  'host-port-list': {
-    // Never throws: bad entries stay as strings so validate() can name them.
-    coerce: (value: string) =>
-      value
-        .split(',')
-        .map((entry) => entry.trim())
-        .filter((entry) => entry !== '')
-        .map((entry) => parseHostPort(entry) ?? entry),
-    validate(value: unknown) {
-      if (!Array.isArray(value)) fail('must be a comma-separated host:port list')
-      const bad = value.filter((entry) => !isBootstrapNode(entry))
-      if (bad.length > 0) {
-        const shown = bad.map((entry) => JSON.stringify(entry)).join(', ')
-        fail(`invalid entry ${shown} (expected host:port with port 1-65535)`)
-      }
-    },
-  },
-})
+registerConfigFormats()
 
 /**
  * The convict schema of the gateway. Leaves carry `env`, `doc`, `format`, `default` and, for
@@ -202,6 +38,14 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
     default: '',
     env: 'GATEWAY_PUBLIC_URL',
   },
+  trustedProxies: {
+    doc:
+      'Comma-separated addresses whose X-Forwarded-For header is believed (Caddy in front). Client IPs ' +
+      'drive per-IP limits; anything else connecting directly is taken at its socket address.',
+    format: 'string-list',
+    default: ['127.0.0.1', '::1'],
+    env: 'GATEWAY_TRUSTED_PROXIES',
+  },
   log: {
     level: {
       doc: 'Minimum log level written to stdout (JSON lines).',
@@ -223,6 +67,60 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       default: 8080,
       env: 'GATEWAY_PROXY_PORT',
     },
+    maxFrameBytes: {
+      doc: 'Largest WebSocket frame a client may send, in bytes; larger frames close the socket with 1009.',
+      format: 'positive-int',
+      default: 262144,
+      env: 'GATEWAY_PROXY_MAX_FRAME_BYTES',
+    },
+    maxQueuedMessages: {
+      doc: 'Client messages one session may have waiting to be forwarded; past it the message is refused with a NOTICE.',
+      format: 'positive-int',
+      default: 64,
+      env: 'GATEWAY_PROXY_MAX_QUEUED_MESSAGES',
+    },
+    maxBufferedBytes: {
+      doc: 'Output buffered for a slow client before the session is closed with 1008.',
+      format: 'positive-int',
+      default: 4194304,
+      env: 'GATEWAY_PROXY_MAX_BUFFERED_BYTES',
+    },
+    maxSessionsPerToken: {
+      doc: 'Concurrent WebSocket sessions one client token may hold.',
+      format: 'positive-int',
+      default: 16,
+      env: 'GATEWAY_PROXY_MAX_SESSIONS_PER_TOKEN',
+    },
+    maxSessionsPerIp: {
+      doc: 'Concurrent WebSocket sessions from one client IP address.',
+      format: 'positive-int',
+      default: 64,
+      env: 'GATEWAY_PROXY_MAX_SESSIONS_PER_IP',
+    },
+    messagesPerSecond: {
+      doc: 'Client messages per second one token may send (sustained; bursts up to twice that).',
+      format: 'positive-int',
+      default: 50,
+      env: 'GATEWAY_PROXY_MESSAGES_PER_SECOND',
+    },
+    pollIntervalMs: {
+      doc: 'How often a session polls a worker that does not support push, in ms (legacy: 1000).',
+      format: 'positive-int',
+      default: 1000,
+      env: 'GATEWAY_PROXY_POLL_INTERVAL_MS',
+    },
+    pingIntervalMs: {
+      doc: 'WebSocket ping interval, in ms; a client that misses a pong is disconnected.',
+      format: 'positive-int',
+      default: 30000,
+      env: 'GATEWAY_PROXY_PING_INTERVAL_MS',
+    },
+    shutdownGraceMs: {
+      doc: 'On SIGTERM, how long to let in-flight forwards finish before closing the pool, in ms.',
+      format: 'positive-int',
+      default: 10000,
+      env: 'GATEWAY_PROXY_SHUTDOWN_GRACE_MS',
+    },
   },
   registrar: {
     host: {
@@ -236,6 +134,30 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       format: 'port',
       default: 8081,
       env: 'GATEWAY_REGISTRAR_PORT',
+    },
+    maxSkewSeconds: {
+      doc: "How far a registration's issuedAt may be from the registrar's clock, in seconds.",
+      format: 'positive-int',
+      default: 300,
+      env: 'GATEWAY_REGISTRAR_MAX_SKEW_SECONDS',
+    },
+    legacyDelete: {
+      doc: 'Accept the legacy DELETE signature (replayable forever; counted in metrics). Set false once every worker uses the replay-proof form.',
+      format: 'bool',
+      default: true,
+      env: 'GATEWAY_REGISTRAR_LEGACY_DELETE',
+    },
+    rateLimitPerMinute: {
+      doc: 'Requests per minute one client IP may make to the registration API.',
+      format: 'positive-int',
+      default: 120,
+      env: 'GATEWAY_REGISTRAR_RATE_LIMIT',
+    },
+    bodyLimitBytes: {
+      doc: 'Largest JSON body the registration API accepts, in bytes.',
+      format: 'positive-int',
+      default: 262144,
+      env: 'GATEWAY_REGISTRAR_BODY_LIMIT',
     },
   },
   registration: {
@@ -272,12 +194,80 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       env: 'GATEWAY_REGISTRATION_REDIS_PREFIX',
     },
   },
+  pool: {
+    joinTopic: {
+      doc: 'Also join the discovery topic as a client, connecting to every announcing worker (legacy behaviour). Registered peers are dialled directly either way.',
+      format: 'bool',
+      default: false,
+      env: 'GATEWAY_POOL_JOIN_TOPIC',
+    },
+    requestTimeoutMs: {
+      doc: 'Deadline of one request to a worker, in ms (legacy: 30000).',
+      format: 'positive-int',
+      default: 30000,
+      env: 'GATEWAY_POOL_REQUEST_TIMEOUT_MS',
+    },
+    healthIntervalMs: {
+      doc: 'Pause between health checks of a connected worker, in ms.',
+      format: 'positive-int',
+      default: 5000,
+      env: 'GATEWAY_POOL_HEALTH_INTERVAL_MS',
+    },
+    healthTimeoutMs: {
+      doc: 'Deadline of one health check, in ms (legacy: 5000).',
+      format: 'positive-int',
+      default: 5000,
+      env: 'GATEWAY_POOL_HEALTH_TIMEOUT_MS',
+    },
+    unhealthyAfter: {
+      doc: 'Consecutive failed health checks before a worker is marked unhealthy.',
+      format: 'positive-int',
+      default: 2,
+      env: 'GATEWAY_POOL_UNHEALTHY_AFTER',
+    },
+    downAfter: {
+      doc: 'Consecutive failed health checks before the connection is dropped and redialled.',
+      format: 'positive-int',
+      default: 4,
+      env: 'GATEWAY_POOL_DOWN_AFTER',
+    },
+    openTimeoutMs: {
+      doc: 'Longest wait for a dial plus channel handshake, in ms.',
+      format: 'positive-int',
+      default: 20000,
+      env: 'GATEWAY_POOL_OPEN_TIMEOUT_MS',
+    },
+    idleTimeoutMs: {
+      doc: 'Close a worker connection no session or request used for this long, in ms.',
+      format: 'positive-int',
+      default: 120000,
+      env: 'GATEWAY_POOL_IDLE_TIMEOUT_MS',
+    },
+    backoffMinMs: {
+      doc: 'First reconnect delay after a worker connection fails, in ms; doubles per attempt, with jitter.',
+      format: 'positive-int',
+      default: 500,
+      env: 'GATEWAY_POOL_BACKOFF_MIN_MS',
+    },
+    backoffMaxMs: {
+      doc: 'Longest reconnect delay, in ms.',
+      format: 'positive-int',
+      default: 30000,
+      env: 'GATEWAY_POOL_BACKOFF_MAX_MS',
+    },
+  },
   token: {
     defaultTtl: {
       doc: 'Seconds a client token minted by the gateway stays valid when no lifetime is requested.',
       format: 'positive-int',
       default: 3600,
       env: 'GATEWAY_DEFAULT_TOKEN_TTL',
+    },
+    maxTtl: {
+      doc: 'Longest lifetime, in seconds, a worker may request for a token the registrar issues.',
+      format: 'positive-int',
+      default: 604800,
+      env: 'GATEWAY_MAX_TOKEN_TTL',
     },
   },
   hyperswarm: {

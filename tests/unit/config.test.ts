@@ -47,16 +47,48 @@ describe('loadConfig', () => {
       const expected: GatewayConfig = {
         configFile: '',
         publicUrl: '',
+        trustedProxies: ['127.0.0.1', '::1'],
         log: { level: 'info' },
-        proxy: { host: '127.0.0.1', port: 8080 },
-        registrar: { host: '127.0.0.1', port: 8081 },
+        proxy: {
+          host: '127.0.0.1',
+          port: 8080,
+          maxFrameBytes: 262144,
+          maxQueuedMessages: 64,
+          maxBufferedBytes: 4194304,
+          maxSessionsPerToken: 16,
+          maxSessionsPerIp: 64,
+          messagesPerSecond: 50,
+          pollIntervalMs: 1000,
+          pingIntervalMs: 30000,
+          shutdownGraceMs: 10000,
+        },
+        registrar: {
+          host: '127.0.0.1',
+          port: 8081,
+          maxSkewSeconds: 300,
+          legacyDelete: true,
+          rateLimitPerMinute: 120,
+          bodyLimitBytes: 262144,
+        },
+        pool: {
+          joinTopic: false,
+          requestTimeoutMs: 30000,
+          healthIntervalMs: 5000,
+          healthTimeoutMs: 5000,
+          unhealthyAfter: 2,
+          downAfter: 4,
+          openTimeoutMs: 20000,
+          idleTimeoutMs: 120000,
+          backoffMinMs: 500,
+          backoffMaxMs: 30000,
+        },
         registration: {
           secret: '',
           ttl: 300,
           redisUrl: '',
           redisPrefix: 'gateway:registrations:',
         },
-        token: { defaultTtl: 3600 },
+        token: { defaultTtl: 3600, maxTtl: 604800 },
         hyperswarm: { bootstrap: [], host: '', seed: '' },
       }
       expect(loadConfig({ env: {} })).to.deep.equal(expected)
@@ -103,8 +135,8 @@ describe('loadConfig', () => {
       })
       expect(config.publicUrl).to.equal('https://gateway.example.com')
       expect(config.log.level).to.equal('debug')
-      expect(config.proxy).to.deep.equal({ host: '0.0.0.0', port: 9000 })
-      expect(config.registrar).to.deep.equal({ host: '::', port: 0 })
+      expect(config.proxy).to.deep.include({ host: '0.0.0.0', port: 9000 })
+      expect(config.registrar).to.deep.include({ host: '::', port: 0 })
       expect(config.registration).to.deep.equal({
         secret: SECRET,
         ttl: 60,
@@ -161,7 +193,7 @@ describe('loadConfig', () => {
         registration: { ttl: 42 },
       })
       const config = loadConfig({ env: { GATEWAY_CONFIG: file, GATEWAY_PROXY_PORT: '9000' } })
-      expect(config.proxy).to.deep.equal({ host: '0.0.0.0', port: 9000 })
+      expect(config.proxy).to.deep.include({ host: '0.0.0.0', port: 9000 })
       expect(config.registration.ttl).to.equal(42)
       expect(config.configFile).to.equal(file)
     })
@@ -244,7 +276,24 @@ describe('loadConfig', () => {
       ['GATEWAY_HYPERSWARM_SEED', 'ab'.repeat(31)],
       ['GATEWAY_HYPERSWARM_SEED', 'zz'.repeat(32)],
       ['GATEWAY_LOG_LEVEL', 'verbose'],
+      ['GATEWAY_POOL_JOIN_TOPIC', 'maybe'],
+      ['GATEWAY_REGISTRAR_LEGACY_DELETE', '2'],
+      ['GATEWAY_POOL_HEALTH_INTERVAL_MS', '0'],
+      ['GATEWAY_PROXY_MAX_FRAME_BYTES', '1e6'],
     ]
+
+    it('reads booleans strictly and lists as comma-separated', () => {
+      const config = loadConfig({
+        env: {
+          GATEWAY_POOL_JOIN_TOPIC: 'true',
+          GATEWAY_REGISTRAR_LEGACY_DELETE: '0',
+          GATEWAY_TRUSTED_PROXIES: '10.0.0.1, 10.0.0.2',
+        },
+      })
+      expect(config.pool.joinTopic).to.equal(true)
+      expect(config.registrar.legacyDelete).to.equal(false)
+      expect(config.trustedProxies).to.deep.equal(['10.0.0.1', '10.0.0.2'])
+    })
     for (const [name, value] of cases) {
       it(`rejects ${name}=${JSON.stringify(value)}, naming the variable`, () => {
         const err = loadError({ [name]: value })
