@@ -1,0 +1,101 @@
+/** Relay metadata a worker may send with its registration (free-form beyond these). */
+export interface RelayMetadata {
+  name?: string
+  description?: string
+  /** Path alias clients may use instead of the relay key: `wss://gateway/<gatewayPath>`. */
+  gatewayPath?: string
+  isPublic?: boolean
+  connectionUrl?: string
+  [extra: string]: unknown
+}
+
+/** A relay registration as stored. */
+export interface Registration {
+  relayKey: string
+  /** Worker swarm keys (64 lowercase hex) that serve this relay, in the worker's order. */
+  peers: string[]
+  metadata: RelayMetadata
+  /** The worker's nonce and clock, as signed. */
+  nonce: string | null
+  issuedAt: number | null
+  /** Registrar clock: when stored, and when it lapses unless renewed (ms since epoch). */
+  registeredAt: number
+  expiresAt: number
+}
+
+/**
+ * Per-relay token revocation state. Registrar-issued tokens carry `seq`; a token
+ * is revoked when `seq < minSeq`. Tokens without `seq` (minted by legacy workers)
+ * are revoked when `issuedAt <= revokedAt`.
+ */
+export interface TokenState {
+  /** Last sequence number handed out (0 = none yet). */
+  seq: number
+  minSeq: number
+  /** ms since epoch of the last revocation, 0 = never. */
+  revokedAt: number
+}
+
+/** Usage counters kept per token (or other bounded key). */
+export type UsageCounters = Record<string, number>
+
+/** Change-feed events every process receives, its own writes included. */
+export type StoreChange =
+  | { type: 'registration'; relayKey: string }
+  | { type: 'registration-removed'; relayKey: string }
+  | { type: 'tokens-revoked'; relayKey: string; state: TokenState }
+
+export type ChangeListener = (change: StoreChange) => void
+
+/**
+ * The one store interface registrar and proxy share. `MemoryStore` serves one
+ * process; `RedisStore` shares state between processes and machines.
+ *
+ * Failures of the backing service reject with GatewayError `STORE_UNAVAILABLE`;
+ * use after close rejects with `STORE_CLOSED`. No method half-applies a write.
+ */
+export interface GatewayStore {
+  /** Stores (or replaces) a registration for `ttlSeconds`, with its gatewayPath alias, and announces it. */
+  putRegistration(registration: Registration, ttlSeconds: number): Promise<void>
+  /** By relay key; null when absent or expired. */
+  getRegistration(relayKey: string): Promise<Registration | null>
+  /** By relay key or by gatewayPath alias. */
+  resolveRelay(keyOrAlias: string): Promise<Registration | null>
+  /** Remaining lifetime in ms; null when absent. */
+  registrationTtl(relayKey: string): Promise<number | null>
+  /** Removes a registration and its alias; false when there was none. */
+  removeRegistration(relayKey: string): Promise<boolean>
+  /** Every live registration, for operators. */
+  listRegistrations(): Promise<Registration[]>
+
+  /** Records a single-use nonce; false when it was already used within `ttlSeconds`. */
+  useNonce(scope: string, nonce: string, ttlSeconds: number): Promise<boolean>
+
+  /** Current revocation state; all zeros for a relay never seen. */
+  getTokenState(relayKey: string): Promise<TokenState>
+  /** Allocates the next token sequence number for a relay. */
+  nextTokenSeq(relayKey: string): Promise<number>
+  /** Revokes every token issued so far for a relay and announces it. */
+  revokeTokens(relayKey: string, now?: number): Promise<TokenState>
+
+  /** Adds to usage counters of `key` (e.g. a token id). */
+  addUsage(key: string, counters: UsageCounters): Promise<void>
+  getUsage(key: string): Promise<UsageCounters>
+
+  /** Subscribes to the change feed; returns an unsubscribe. */
+  subscribe(listener: ChangeListener): () => void
+  /** Rejects STORE_UNAVAILABLE when the backing service cannot be reached. */
+  ping(): Promise<void>
+  /** Idempotent; releases connections and listeners. */
+  close(): Promise<void>
+}
+
+/** True when a token with this payload has been revoked under `state`. */
+export function isTokenRevoked(
+  state: TokenState,
+  payload: { seq?: unknown; issuedAt?: unknown },
+): boolean {
+  if (typeof payload.seq === 'number') return payload.seq < state.minSeq
+  if (state.revokedAt === 0) return false
+  return typeof payload.issuedAt !== 'number' || payload.issuedAt <= state.revokedAt
+}
