@@ -35,6 +35,8 @@ export const Capability = {
   HEALTH: 'health',
   TELEMETRY: 'telemetry',
   PUSH: 'push',
+  /** Ours: the worker serves `GET /relay-info/:identifier` (a NIP-11 document). */
+  RELAY_INFO: 'relay-info',
 } as const
 
 export type Headers = Record<string, string>

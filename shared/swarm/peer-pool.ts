@@ -150,6 +150,20 @@ export class PeerPool extends EventEmitter {
     )
   }
 
+  /** Requests in flight across every peer. */
+  get inflight(): number {
+    let n = 0
+    for (const conn of this.#peers.values()) n += conn.inflight
+    return n
+  }
+
+  /** Keys of pooled peers currently in `state`. */
+  keysInState(state: PeerState): string[] {
+    const keys: string[] = []
+    for (const [key, conn] of this.#peers) if (conn.state === state) keys.push(key)
+    return keys
+  }
+
   /** Resolves with an open connection to `key` or rejects PEER_UNREACHABLE. */
   async acquire(key: string): Promise<PeerConnection> {
     const conn = this.peer(key)

@@ -25,6 +25,8 @@ export interface HostedRelay {
   /** Optional public identifier alias, `<npub>:<name>`. */
   publicIdentifier?: string
   backend: RelayBackend
+  /** The relay's NIP-11 information document, served to gateways that ask (`relay-info`). */
+  info?: () => Record<string, unknown>
   /** Serves `/drive/:identifier/:file`; null means 404. */
   file?: (name: string) => Promise<FileResponse | null> | FileResponse | null
 }

@@ -67,6 +67,8 @@ export class RelayHost {
     this.#opts = opts
     this.#capabilities = [...LEGACY_CAPABILITIES]
     if (opts.push !== false) this.#capabilities.push(Capability.PUSH)
+    if (opts.relays?.some((r) => r.info !== undefined))
+      this.#capabilities.push(Capability.RELAY_INFO)
     for (const relay of opts.relays ?? []) this.addRelay(relay)
     this.#router = new Router()
       .post('/identify-gateway', () => ({
@@ -76,6 +78,12 @@ export class RelayHost {
       .post('/post/relay/:identifier', (req, _ctx, channel) => this.#post(req, channel))
       .get('/get/relay/:identifier/:connectionKey', (req) => this.#poll(req))
       .get('/drive/:identifier/:file', (req) => this.#drive(req))
+      .get('/relay-info/:identifier', (req) => {
+        const info = this.#relays.get(req.params.identifier as string)?.info?.()
+        return info === undefined
+          ? { statusCode: 404, body: { error: 'no relay info' } }
+          : { statusCode: 200, body: info }
+      })
       .get('/pfp/:file', (req) => this.#avatar(null, req.params.file as string))
       .get('/pfp/:owner/:file', (req) =>
         this.#avatar(req.params.owner as string, req.params.file as string),
