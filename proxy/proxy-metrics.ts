@@ -1,0 +1,127 @@
+import { Counter, Gauge, Histogram } from 'prom-client'
+import type { Registry } from 'prom-client'
+
+/** Why a token was refused (bounded label values). */
+export type TokenRejection =
+  'missing' | 'malformed' | 'bad-signature' | 'expired' | 'wrong-relay' | 'revoked'
+
+/** Which limit a client hit (bounded label values). */
+export type LimitName =
+  'frame_size' | 'queue' | 'slow_client' | 'sessions_per_token' | 'sessions_per_ip' | 'message_rate'
+
+/** How output reached a client (bounded label values). */
+export type DeliveryMode = 'response' | 'push' | 'poll'
+
+/** The proxy's metrics, on the process's one registry. */
+export class ProxyMetrics {
+  readonly sessions: Gauge
+  readonly sessionsOpened: Counter
+  readonly sessionsClosed: Counter<'code'>
+  readonly forwardSeconds: Histogram
+  readonly failovers: Counter<'outcome'>
+  readonly httpForwards: Counter<'route' | 'status'>
+  readonly polls: Counter
+  // Per-message counters keep their children so the hot path does no label hashing.
+  readonly messagesIn: { inc(n?: number): void }
+  readonly messagesOut: { inc(n?: number): void }
+  readonly bytesIn: { inc(n?: number): void }
+  readonly bytesOut: { inc(n?: number): void }
+  readonly #deliveries: Counter<'mode'>
+  readonly #tokenRejections: Counter<'reason'>
+  readonly #limitHits: Counter<'limit'>
+  readonly #delivery: Record<DeliveryMode, { inc(n?: number): void }>
+
+  constructor(registry: Registry) {
+    const registers = [registry]
+    this.sessions = new Gauge({
+      name: 'hypertuna_gateway_proxy_sessions',
+      help: 'Open client WebSocket sessions',
+      registers,
+    })
+    this.sessionsOpened = new Counter({
+      name: 'hypertuna_gateway_proxy_sessions_opened_total',
+      help: 'Client WebSocket sessions accepted',
+      registers,
+    })
+    this.sessionsClosed = new Counter({
+      name: 'hypertuna_gateway_proxy_sessions_closed_total',
+      help: 'Client WebSocket sessions closed, by close code',
+      labelNames: ['code'],
+      registers,
+    })
+    const messages = new Counter({
+      name: 'hypertuna_gateway_proxy_messages_total',
+      help: 'Nostr messages relayed, by direction (in: from clients, out: to clients)',
+      labelNames: ['direction'],
+      registers,
+    })
+    const bytes = new Counter({
+      name: 'hypertuna_gateway_proxy_bytes_total',
+      help: 'WebSocket payload bytes relayed, by direction',
+      labelNames: ['direction'],
+      registers,
+    })
+    this.messagesIn = messages.labels('in')
+    this.messagesOut = messages.labels('out')
+    this.bytesIn = bytes.labels('in')
+    this.bytesOut = bytes.labels('out')
+    this.forwardSeconds = new Histogram({
+      name: 'hypertuna_gateway_proxy_forward_seconds',
+      help: 'Time from a client message to the worker answer being sent back',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    })
+    this.#deliveries = new Counter({
+      name: 'hypertuna_gateway_proxy_deliveries_total',
+      help: 'Relay messages delivered to clients, by path (response, push, poll)',
+      labelNames: ['mode'],
+      registers,
+    })
+    this.#delivery = {
+      response: this.#deliveries.labels('response'),
+      push: this.#deliveries.labels('push'),
+      poll: this.#deliveries.labels('poll'),
+    }
+    this.polls = new Counter({
+      name: 'hypertuna_gateway_proxy_polls_total',
+      help: 'GET /get/relay polls sent to workers without push',
+      registers,
+    })
+    this.failovers = new Counter({
+      name: 'hypertuna_gateway_proxy_failovers_total',
+      help: 'Sessions moved to another worker, by outcome (moved, exhausted)',
+      labelNames: ['outcome'],
+      registers,
+    })
+    this.#tokenRejections = new Counter({
+      name: 'hypertuna_gateway_proxy_token_rejections_total',
+      help: 'Connections refused for their token, by reason',
+      labelNames: ['reason'],
+      registers,
+    })
+    this.#limitHits = new Counter({
+      name: 'hypertuna_gateway_proxy_limit_hits_total',
+      help: 'Client limits enforced, by limit',
+      labelNames: ['limit'],
+      registers,
+    })
+    this.httpForwards = new Counter({
+      name: 'hypertuna_gateway_proxy_http_forwards_total',
+      help: 'HTTP requests forwarded to workers, by route and status class',
+      labelNames: ['route', 'status'],
+      registers,
+    })
+  }
+
+  delivered(mode: DeliveryMode, n = 1): void {
+    this.#delivery[mode].inc(n)
+  }
+
+  tokenRejected(reason: TokenRejection): void {
+    this.#tokenRejections.inc({ reason })
+  }
+
+  limitHit(limit: LimitName): void {
+    this.#limitHits.inc({ limit })
+  }
+}

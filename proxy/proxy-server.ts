@@ -1,0 +1,289 @@
+import { createServer } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import { RateLimiterMemory } from 'rate-limiter-flexible'
+import { WebSocketServer } from 'ws'
+import type { WebSocket } from 'ws'
+import type { GatewayStore } from '../shared/store/gateway-store.js'
+import type { PeerPool } from '../shared/swarm/peer-pool.js'
+import { CloseCode } from './close-codes.js'
+import { HttpForwarder, send } from './http-forwarder.js'
+import { ProxyMetrics } from './proxy-metrics.js'
+import { RegistrationCache } from './registration-cache.js'
+import { relayInfo, relayPage } from './relay-info.js'
+import { RelaySession } from './relay-session.js'
+import type { SessionContext } from './relay-session.js'
+import { relayTarget } from './relay-target.js'
+import { SessionGate } from './session-gate.js'
+import type { Admission } from './session-gate.js'
+import { SessionRegistry } from './session-registry.js'
+
+/** Client-facing limits, each with a clear NOTICE or close code and a metric. */
+export interface ProxyLimits {
+  maxFrameBytes: number
+  maxQueuedMessages: number
+  maxBufferedBytes: number
+  maxSessionsPerToken: number
+  maxSessionsPerIp: number
+  messagesPerSecond: number
+  pollIntervalMs: number
+  pingIntervalMs: number
+  shutdownGraceMs: number
+}
+
+/** Options of {@link ProxyServer}. */
+export interface ProxyServerOptions {
+  host: string
+  port: number
+  /** Shared secret tokens are signed with; empty means not configured (1011). */
+  secret: string
+  publicUrl: string
+  trustedProxies: readonly string[]
+  limits: ProxyLimits
+  store: GatewayStore
+  pool: PeerPool
+  logger: Logger
+  registry: Registry
+  version?: string
+}
+
+/**
+ * The proxy process's HTTP and WebSocket front: relay sessions on upgrade,
+ * worker file forwarding, relay information, health, readiness and metrics.
+ * It borrows the store and pool; whoever made them closes them after it.
+ */
+export class ProxyServer {
+  readonly metrics: ProxyMetrics
+  readonly sessions: SessionRegistry
+  readonly #o: ProxyServerOptions
+  readonly #log: Logger
+  readonly #server: Server
+  readonly #wss: WebSocketServer
+  readonly #cache: RegistrationCache
+  readonly #gate: SessionGate
+  readonly #forwarder: HttpForwarder
+  readonly #ctx: SessionContext
+  #closing: Promise<void> | null = null
+
+  constructor(opts: ProxyServerOptions) {
+    this.#o = opts
+    this.#log = opts.logger
+    const { pool, store, logger, limits } = opts
+    this.metrics = new ProxyMetrics(opts.registry)
+    this.#cache = new RegistrationCache({ store, logger })
+    this.sessions = new SessionRegistry({
+      pool,
+      store,
+      logger,
+      cache: this.#cache,
+      metrics: this.metrics,
+      maxSessionsPerToken: limits.maxSessionsPerToken,
+      maxSessionsPerIp: limits.maxSessionsPerIp,
+      pingIntervalMs: limits.pingIntervalMs,
+    })
+    this.#gate = new SessionGate({
+      secret: opts.secret,
+      cache: this.#cache,
+      registry: this.sessions,
+      metrics: this.metrics,
+      logger,
+      trustedProxies: new Set(opts.trustedProxies),
+    })
+    this.#forwarder = new HttpForwarder({ pool, cache: this.#cache, metrics: this.metrics, logger })
+    // Sustained rate with bursts of twice that: the window is two seconds.
+    const limiter = new RateLimiterMemory({ points: limits.messagesPerSecond * 2, duration: 2 })
+    this.#ctx = {
+      pool,
+      logger,
+      metrics: this.metrics,
+      maxQueuedMessages: limits.maxQueuedMessages,
+      maxBufferedBytes: limits.maxBufferedBytes,
+      pollIntervalMs: limits.pollIntervalMs,
+      allowMessage: (tokenId) =>
+        limiter.consume(tokenId).then(
+          () => true,
+          (rejection: unknown) => {
+            if (rejection instanceof Error) throw rejection
+            return false
+          },
+        ),
+      countUsage: (tokenId, messages, bytes) => this.sessions.countUsage(tokenId, messages, bytes),
+      onClose: (session) => this.sessions.remove(session),
+      onFailover: (session, from, to) => this.sessions.emit('failover', session, from, to),
+    }
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: limits.maxFrameBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+    })
+    this.#server = createServer((req, res) => void this.#onRequest(req, res))
+    this.#server.on(
+      'upgrade',
+      (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+        void this.#onUpgrade(req, socket, head),
+    )
+    this.#server.on('clientError', (err, socket) => {
+      this.#log.debug({ err: err.message }, 'bad client request')
+      socket.destroy()
+    })
+  }
+
+  async listen(): Promise<AddressInfo> {
+    this.#cache.start()
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject)
+      this.#server.listen(this.#o.port, this.#o.host, () => {
+        this.#server.off('error', reject)
+        resolve()
+      })
+    })
+    const address = this.address
+    this.#log.info({ host: address.address, port: address.port }, 'proxy listening')
+    return address
+  }
+
+  get address(): AddressInfo {
+    return this.#server.address() as AddressInfo
+  }
+
+  /**
+   * Graceful stop: refuse new work, close sessions with 1001, let in-flight
+   * worker calls finish (bounded by shutdownGraceMs), release everything.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown()
+    return this.#closing
+  }
+
+  async #shutdown(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
+    this.sessions.closeAll(CloseCode.GOING_AWAY, 'gateway shutting down')
+    const deadline = Date.now() + this.#o.limits.shutdownGraceMs
+    while (this.#o.pool.inflight > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+    this.#server.closeAllConnections()
+    await closed
+    await this.sessions.close()
+    this.#cache.close()
+    this.#wss.close()
+  }
+
+  async #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', (err) => this.#log.debug({ err: err.message }, 'upgrade socket error'))
+    let admission: Admission
+    if (this.#closing !== null) {
+      admission = { ok: false, code: CloseCode.GOING_AWAY, reason: 'gateway shutting down' }
+    } else {
+      try {
+        admission = await this.#gate.admit(req)
+      } catch (err) {
+        this.#log.error({ err }, 'session admission failed')
+        admission = { ok: false, code: CloseCode.INTERNAL, reason: 'internal error' }
+      }
+    }
+    if (socket.destroyed) return
+    // Legacy clients read the refusal from the close code, so complete the upgrade first.
+    this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      if (!admission.ok) {
+        this.#log.info({ code: admission.code, reason: admission.reason }, 'session refused')
+        if (admission.notice !== undefined) ws.send(JSON.stringify(['NOTICE', admission.notice]))
+        ws.close(admission.code, admission.reason)
+        this.metrics.sessionsClosed.inc({ code: String(admission.code) })
+        return
+      }
+      const session = new RelaySession(ws, admission.identity, this.#ctx)
+      ws.once('close', (code: number) => this.metrics.sessionsClosed.inc({ code: String(code) }))
+      this.sessions.add(session)
+      if (session.start()) {
+        this.#log.debug(
+          {
+            relayKey: admission.identity.registration.relayKey,
+            peer: session.peer,
+            ip: admission.identity.ip,
+          },
+          'session open',
+        )
+      }
+    })
+  }
+
+  async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const pathname = q === -1 ? url : url.slice(0, q)
+    try {
+      if (pathname === '/health') return send(res, 200, { status: 'ok' })
+      if (pathname === '/ready') return await this.#ready(res)
+      if (pathname === '/metrics') {
+        const text = await this.#o.registry.metrics()
+        res.writeHead(200, { 'content-type': this.#o.registry.contentType })
+        return void res.end(text)
+      }
+      if (this.#forwarder.handles(pathname)) return await this.#forwarder.handle(req, res, pathname)
+      return await this.#relayDocument(req, res)
+    } catch (err) {
+      this.#log.error({ err, path: pathname }, 'request failed')
+      if (!res.headersSent)
+        send(
+          res,
+          503,
+          { error: 'temporarily unavailable', code: 'unavailable' },
+          { 'retry-after': '5' },
+        )
+      else res.destroy()
+    }
+  }
+
+  async #ready(res: ServerResponse): Promise<void> {
+    if (this.#closing !== null || !this.#o.pool.started) {
+      return send(res, 503, { status: 'not ready', code: 'not_ready' })
+    }
+    try {
+      await this.#o.store.ping()
+      send(res, 200, { status: 'ready' })
+    } catch {
+      send(res, 503, { status: 'store unreachable', code: 'store_unavailable' })
+    }
+  }
+
+  async #relayDocument(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const target = req.method === 'GET' || req.method === 'HEAD' ? relayTarget(req) : null
+    let registration = null
+    for (const id of target?.identifiers ?? []) {
+      registration = await this.#cache.resolve(id)
+      if (registration !== null) break
+    }
+    if (registration === null) return send(res, 404, { error: 'not found', code: 'not_found' })
+    const accept = req.headers.accept ?? ''
+    if (accept.includes('application/nostr+json')) {
+      const doc = await relayInfo(registration, this.#o.pool, {
+        software: 'hypertuna-gateway',
+        version: this.#o.version ?? '0',
+        maxMessageLength: this.#o.limits.maxFrameBytes,
+      })
+      return send(res, 200, doc, {
+        'content-type': 'application/nostr+json',
+        'access-control-allow-origin': '*',
+      })
+    }
+    const path = (req.url ?? '/').split('?')[0] as string
+    const html = relayPage(registration, this.#wsUrl(req, path))
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': String(Buffer.byteLength(html)),
+    })
+    res.end(req.method === 'HEAD' ? undefined : html)
+  }
+
+  #wsUrl(req: IncomingMessage, path: string): string {
+    if (this.#o.publicUrl !== '')
+      return this.#o.publicUrl.replace(/^http/, 'ws').replace(/\/$/, '') + path
+    const secure = req.headers['x-forwarded-proto'] === 'https'
+    return `${secure ? 'wss' : 'ws'}://${req.headers.host ?? 'localhost'}${path}`
+  }
+}

@@ -1,0 +1,79 @@
+import type { Registration } from '../shared/store/gateway-store.js'
+import { Capability } from '../shared/protocol/wire.js'
+import type { PeerPool } from '../shared/swarm/peer-pool.js'
+
+/** What the gateway says about itself in NIP-11 documents it builds. */
+export interface RelayInfoDefaults {
+  software: string
+  version: string
+  maxMessageLength: number
+}
+
+/**
+ * The NIP-11 document of a relay: the worker's own when it offers one
+ * (`relay-info` capability), else one built from the registration metadata.
+ */
+export async function relayInfo(
+  registration: Registration,
+  pool: PeerPool,
+  defaults: RelayInfoDefaults,
+): Promise<Record<string, unknown>> {
+  const peer = pool.select(registration.peers)
+  if (peer !== null && pool.peer(peer).supports(Capability.RELAY_INFO)) {
+    try {
+      const res = await pool.request(
+        peer,
+        {
+          method: 'GET',
+          path: `/relay-info/${registration.relayKey}`,
+        },
+        { timeoutMs: 5_000 },
+      )
+      if (res.statusCode === 200 && res.body !== null) {
+        const doc: unknown = JSON.parse(res.body.toString('utf8'))
+        if (typeof doc === 'object' && doc !== null && !Array.isArray(doc))
+          return doc as Record<string, unknown>
+      }
+    } catch {
+      // Fall back to what the registration says.
+    }
+  }
+  const meta = registration.metadata
+  return {
+    name: typeof meta.name === 'string' ? meta.name : registration.relayKey.slice(0, 16),
+    description: typeof meta.description === 'string' ? meta.description : '',
+    supported_nips: [1, 11],
+    software: defaults.software,
+    version: defaults.version,
+    limitation: { auth_required: true, max_message_length: defaults.maxMessageLength },
+  }
+}
+
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+}
+const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c] as string)
+
+/** A small page for browsers that open a relay URL: what it is and how to connect (no token). */
+export function relayPage(registration: Registration, wsUrl: string): string {
+  const meta = registration.metadata
+  const name = escape(typeof meta.name === 'string' ? meta.name : 'Hypertuna relay')
+  const description =
+    typeof meta.description === 'string' ? `<p>${escape(meta.description)}</p>` : ''
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>${name}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}code{background:#eee;padding:.1rem .3rem;word-break:break-all}</style>
+</head><body>
+<h1>${name}</h1>
+${description}
+<p>This is a Nostr relay hosted by its owner over Hypertuna and published through this gateway.</p>
+<p>Connect a Nostr client to <code>${escape(wsUrl)}?token=&lt;your token&gt;</code>.
+Access needs a token from the relay's owner.</p>
+</body></html>
+`
+}

@@ -1,0 +1,50 @@
+import type { IncomingMessage } from 'node:http'
+
+/** What a client's request names: candidate relay identifiers and its token. */
+export interface RelayTarget {
+  /** Lookup candidates in order: the legacy `a:b` form first, then the raw path as an alias. */
+  identifiers: string[]
+  token: string | null
+}
+
+const SEGMENT = /^[A-Za-z0-9._~:@!$&'()*+,;=-]+$/
+const MAX_PATH = 512
+
+function decode(segment: string): string | null {
+  try {
+    const value = decodeURIComponent(segment)
+    return SEGMENT.test(value) ? value : null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Reads the relay and token from a request: `/<relay>` or `/<a>/<b>` (relay
+ * `a:b`, or the alias `a/b`), token from `?token=` or `Authorization: Bearer`.
+ * Null when the path cannot name a relay.
+ */
+export function relayTarget(req: IncomingMessage): RelayTarget | null {
+  const url = req.url ?? '/'
+  if (url.length > MAX_PATH) return null
+  const q = url.indexOf('?')
+  const path = q === -1 ? url : url.slice(0, q)
+  const parts = path.split('/').filter(Boolean)
+  if (parts.length === 0 || parts.length > 2) return null
+  const decoded = parts.map(decode)
+  if (decoded.some((p) => p === null)) return null
+  const [a, b] = decoded as string[]
+  const identifiers = b === undefined ? [a as string] : [`${a}:${b}`, `${a}/${b}`]
+  return { identifiers, token: tokenOf(req, q === -1 ? '' : url.slice(q + 1)) }
+}
+
+function tokenOf(req: IncomingMessage, query: string): string | null {
+  const auth = req.headers.authorization
+  if (typeof auth === 'string' && auth.startsWith('Bearer ')) {
+    const token = auth.slice(7).trim()
+    if (token !== '') return token
+  }
+  if (query === '') return null
+  const token = new URLSearchParams(query).get('token')
+  return token === null || token === '' ? null : token
+}

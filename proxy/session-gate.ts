@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import type { Logger } from 'pino'
+import { verifyClientToken } from '../shared/auth/client-token.js'
+import { isTokenRevoked } from '../shared/store/gateway-store.js'
+import { clientAddress } from './client-address.js'
+import { CloseCode } from './close-codes.js'
+import type { ProxyMetrics } from './proxy-metrics.js'
+import type { RegistrationCache } from './registration-cache.js'
+import { relayTarget } from './relay-target.js'
+import type { SessionIdentity } from './relay-session.js'
+import type { SessionRegistry } from './session-registry.js'
+
+/** Why a connection is refused: a close code, its reason and an optional NOTICE. */
+export interface Refusal {
+  code: number
+  reason: string
+  notice?: string
+}
+
+export type Admission = { ok: true; identity: SessionIdentity } | ({ ok: false } & Refusal)
+
+/** Options of {@link SessionGate}. */
+export interface SessionGateOptions {
+  secret: string
+  cache: RegistrationCache
+  registry: SessionRegistry
+  metrics: ProxyMetrics
+  logger: Logger
+  trustedProxies: ReadonlySet<string>
+  now?: () => number
+}
+
+const refuse = (code: number, reason: string, notice?: string): Admission =>
+  notice === undefined ? { ok: false, code, reason } : { ok: false, code, reason, notice }
+
+/**
+ * Decides whether a WebSocket request may open a relay session: path, token
+ * (signature, expiry, relay binding, revocation), registration, and the
+ * per-token and per-IP session limits. Cheap checks run first so bad tokens
+ * never reach the store.
+ */
+export class SessionGate {
+  readonly #o: SessionGateOptions
+
+  constructor(opts: SessionGateOptions) {
+    this.#o = opts
+  }
+
+  async admit(req: IncomingMessage): Promise<Admission> {
+    const { metrics } = this.#o
+    if (this.#o.secret === '') return refuse(CloseCode.INTERNAL, 'gateway not configured')
+    const target = relayTarget(req)
+    if (target === null) return refuse(CloseCode.NOT_FOUND, 'malformed relay path')
+    if (target.token === null) {
+      metrics.tokenRejected('missing')
+      return refuse(CloseCode.FORBIDDEN, 'token missing')
+    }
+    const now = (this.#o.now ?? Date.now)()
+    const verdict = verifyClientToken(this.#o.secret, target.token, { now })
+    if (!verdict.ok) {
+      metrics.tokenRejected(verdict.reason)
+      return refuse(CloseCode.FORBIDDEN, `token ${verdict.reason}`)
+    }
+    let registration = null
+    for (const id of target.identifiers) {
+      registration = await this.#o.cache.resolve(id)
+      if (registration !== null) break
+    }
+    if (registration === null) return refuse(CloseCode.NOT_FOUND, 'relay unknown')
+    const bound = verdict.payload.relayKey
+    if (
+      typeof bound === 'string' &&
+      bound !== registration.relayKey &&
+      bound !== registration.metadata.gatewayPath &&
+      !target.identifiers.includes(bound)
+    ) {
+      metrics.tokenRejected('wrong-relay')
+      return refuse(CloseCode.FORBIDDEN, 'token wrong-relay')
+    }
+    const state = await this.#o.cache.tokenState(registration.relayKey)
+    if (isTokenRevoked(state, verdict.payload)) {
+      metrics.tokenRejected('revoked')
+      return refuse(CloseCode.FORBIDDEN, 'token revoked')
+    }
+    const tokenId = createHash('sha256').update(target.token).digest('hex').slice(0, 24)
+    const ip = clientAddress(req, this.#o.trustedProxies)
+    const limit = this.#o.registry.refuse(tokenId, ip)
+    if (limit !== null) {
+      metrics.limitHit(limit)
+      return refuse(
+        CloseCode.POLICY,
+        limit.replaceAll('_', ' '),
+        `rate-limited: too many sessions (${limit})`,
+      )
+    }
+    return {
+      ok: true,
+      identity: { registration, token: target.token, tokenId, tokenPayload: verdict.payload, ip },
+    }
+  }
+}
