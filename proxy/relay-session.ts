@@ -72,6 +72,8 @@ export class RelaySession {
   readonly #pollPath: string
   readonly #subs = new Map<string, Subscription>()
   readonly #queue: string[] = []
+  /** Messages accepted off the socket but still awaiting the rate limiter. */
+  #admitting = 0
   #pumping = false
   #moveReason: string | null = null
   #pollTimer: NodeJS.Timeout | null = null
@@ -164,7 +166,7 @@ export class RelaySession {
     m.bytesIn.inc(data.length)
     this.#ctx.countUsage(this.identity.tokenId, 1, data.length)
     if (isBinary) return this.#notice('invalid: binary frames are not Nostr messages')
-    if (this.#queue.length >= this.#ctx.maxQueuedMessages) {
+    if (this.#queue.length + this.#admitting >= this.#ctx.maxQueuedMessages) {
       return this.#limit('queue', 'rate-limited: too many messages waiting; slow down')
     }
     const text = data.toString('utf8')
@@ -178,15 +180,19 @@ export class RelaySession {
       return this.#notice('invalid: message must be a JSON array starting with a verb')
     }
     // Admission is asynchronous but resolves in arrival order, so order holds.
+    this.#admitting++
     this.#ctx.allowMessage(this.identity.tokenId).then(
       (ok) => {
+        this.#admitting--
         if (this.#closed) return
         if (!ok) return this.#limit('message_rate', 'rate-limited: too many messages per second')
         this.#track(message as unknown[], text)
         this.#queue.push(text)
         this.#pump()
       },
-      () => {},
+      () => {
+        this.#admitting--
+      },
     )
   }
 
