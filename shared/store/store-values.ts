@@ -1,0 +1,106 @@
+import type { Registration, StoreChange, TokenState, UsageCounters } from './gateway-store.js'
+
+// Checks shared by every GatewayStore implementation, so MemoryStore and RedisStore accept,
+// reject and read back exactly the same values.
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+const isFiniteNumber = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isFinite(value)
+
+/**
+ * A registration read back from storage (already JSON-parsed), or null when it does not have
+ * the {@link Registration} shape. `relayKey`, when given, must match the stored one.
+ */
+export function parseRegistration(value: unknown, relayKey?: string): Registration | null {
+  if (!isRecord(value)) return null
+  const { peers, metadata, nonce, issuedAt, registeredAt, expiresAt } = value
+  if (typeof value.relayKey !== 'string' || value.relayKey === '') return null
+  if (relayKey !== undefined && value.relayKey !== relayKey) return null
+  if (!Array.isArray(peers) || !peers.every((p) => typeof p === 'string')) return null
+  if (!isRecord(metadata)) return null
+  if (metadata.gatewayPath !== undefined && typeof metadata.gatewayPath !== 'string') return null
+  if (nonce !== null && typeof nonce !== 'string') return null
+  if (issuedAt !== null && !isFiniteNumber(issuedAt)) return null
+  if (!isFiniteNumber(registeredAt) || !isFiniteNumber(expiresAt)) return null
+  return value as unknown as Registration
+}
+
+/**
+ * The registration as it will be stored: a JSON round trip (what Redis keeps), validated.
+ * Throws TypeError for a value that could not be read back.
+ */
+export function normalizeRegistration(registration: Registration): Registration {
+  const copy: unknown = JSON.parse(JSON.stringify(registration))
+  const parsed = parseRegistration(copy)
+  if (parsed === null) throw new TypeError('registration does not have the Registration shape')
+  return parsed
+}
+
+/** The alias a registration claims, or null. */
+export function gatewayPathOf(registration: Registration): string | null {
+  const path = registration.metadata.gatewayPath
+  return typeof path === 'string' && path !== '' ? path : null
+}
+
+/** A TTL in whole milliseconds (at least 1); throws RangeError unless positive and finite. */
+export function ttlToMs(ttlSeconds: number): number {
+  if (!isFiniteNumber(ttlSeconds) || ttlSeconds <= 0) {
+    throw new RangeError('ttlSeconds must be a positive finite number')
+  }
+  return Math.max(1, Math.round(ttlSeconds * 1000))
+}
+
+/**
+ * One string per (scope, nonce) pair. The scope is URI-encoded so it cannot contain the `:`
+ * separator: ("a:b", "c") and ("a", "b:c") must not collide.
+ */
+export function nonceId(scope: string, nonce: string): string {
+  if (typeof scope !== 'string' || typeof nonce !== 'string' || nonce === '') {
+    throw new TypeError('scope must be a string and nonce a non-empty string')
+  }
+  return `${encodeURIComponent(scope)}:${nonce}`
+}
+
+/** Counter entries to add; throws RangeError for a value HINCRBY could not apply. */
+export function usageEntries(counters: UsageCounters): Array<[string, number]> {
+  const entries = Object.entries(counters)
+  for (const [, value] of entries) {
+    if (!Number.isSafeInteger(value)) throw new RangeError('usage counters must be safe integers')
+  }
+  return entries
+}
+
+/** The revocation time to keep: never earlier than a previous one (clocks of processes differ). */
+export function revocationTime(previous: number, now: number): number {
+  if (!isFiniteNumber(now) || now < 0) throw new RangeError('now must be a finite ms timestamp')
+  return Math.max(previous, Math.trunc(now))
+}
+
+/** A change-feed message from another process, or null when malformed. */
+export function parseStoreChange(value: unknown): StoreChange | null {
+  if (!isRecord(value) || typeof value.relayKey !== 'string' || value.relayKey === '') return null
+  const { relayKey } = value
+  switch (value.type) {
+    case 'registration':
+    case 'registration-removed':
+      return { type: value.type, relayKey }
+    case 'tokens-revoked': {
+      const state = parseTokenState(value.state)
+      return state === null ? null : { type: 'tokens-revoked', relayKey, state }
+    }
+    default:
+      return null
+  }
+}
+
+function parseTokenState(value: unknown): TokenState | null {
+  if (!isRecord(value)) return null
+  const { seq, minSeq, revokedAt } = value
+  if (![seq, minSeq, revokedAt].every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) {
+    return null
+  }
+  return { seq: seq as number, minSeq: minSeq as number, revokedAt: revokedAt as number }
+}
