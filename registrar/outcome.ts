@@ -1,0 +1,19 @@
+import { ErrorCode, GatewayError } from '../shared/errors.js'
+import { RegistrarErrorCode } from '../shared/registrar-api/registrar-error-code.js'
+import { HttpError } from './http-error.js'
+import type { OutcomeLabel } from './registrar-metrics.js'
+
+/** The metric outcome of a failed operation: its error code, from a closed set. */
+export function outcomeOf(err: unknown): OutcomeLabel {
+  if (err instanceof HttpError) return err.code
+  if (isStoreDown(err)) return RegistrarErrorCode.STORE_UNAVAILABLE
+  return RegistrarErrorCode.INTERNAL_ERROR
+}
+
+/** True for the store errors that mean "try again later" rather than a bug. */
+export function isStoreDown(err: unknown): err is GatewayError {
+  return (
+    err instanceof GatewayError &&
+    (err.code === ErrorCode.STORE_UNAVAILABLE || err.code === ErrorCode.STORE_CLOSED)
+  )
+}

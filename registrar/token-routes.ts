@@ -1,0 +1,174 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { z } from 'zod'
+import { issueClientToken, verifyClientToken } from '../shared/auth/client-token.js'
+import type { ClientTokenPayload } from '../shared/auth/client-token.js'
+import { RegistrarErrorCode } from '../shared/registrar-api/registrar-error-code.js'
+import { verifySignedRequest } from '../shared/registrar-api/signed-request.js'
+import { isTokenRevoked } from '../shared/store/gateway-store.js'
+import { HttpError, relayNotFound } from './http-error.js'
+import { outcomeOf } from './outcome.js'
+import type { TokenOperation } from './registrar-metrics.js'
+import { parseWith, requireSecret } from './route-context.js'
+import type { RouteContext } from './route-context.js'
+import { isRelayKey, tokenIssueSchema, tokenRefreshSchema, tokenRevokeSchema } from './schemas.js'
+
+type TokenRequest = FastifyRequest<{ Params: { relayKey: string } }>
+type SignedBody = { relayKey: string; action: string; nonce: string; issuedAt: number }
+
+/** A token the registrar handed out, as answered to the worker. */
+export interface IssuedToken {
+  status: 'ok'
+  token: string
+  issuedAt: number
+  expiresAt: number
+  seq: number
+}
+
+/**
+ * Registers the worker-signed token lifecycle under `/api/relays/:relayKey/tokens`: issue,
+ * refresh and revoke. Tokens are legacy-format client tokens (PROTOCOL.md section 5) with an
+ * extra `seq`, so the proxy verifies them like worker-minted ones and revocation can cut off
+ * every token issued before it.
+ */
+export function registerTokenRoutes(app: FastifyInstance, context: RouteContext): void {
+  const counted = async <T>(kind: TokenOperation, run: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await run()
+      context.metrics.tokenOperations.inc({ kind, outcome: 'ok' })
+      return result
+    } catch (err) {
+      context.metrics.tokenOperations.inc({ kind, outcome: outcomeOf(err) })
+      throw err
+    }
+  }
+
+  app.post('/api/relays/:relayKey/tokens', (request: TokenRequest) =>
+    counted('issue', async () => {
+      const secret = requireSecret(context)
+      const body = await authenticate(context, secret, request, tokenIssueSchema)
+      const ttlSeconds = tokenTtl(context, body.ttl)
+      if ((await context.store.getRegistration(body.relayKey)) === null) throw relayNotFound()
+      const issued = await issue(context, secret, body.relayKey, ttlSeconds)
+      request.log.info(
+        { relayKey: body.relayKey, seq: issued.seq, ttlSeconds, decision: 'accepted' },
+        'token issued',
+      )
+      return issued
+    }),
+  )
+
+  app.post('/api/relays/:relayKey/tokens/refresh', (request: TokenRequest) =>
+    counted('refresh', async () => {
+      const secret = requireSecret(context)
+      const body = await authenticate(context, secret, request, tokenRefreshSchema)
+      const old = checkToken(context, secret, body.relayKey, body.token)
+      const ttlSeconds = tokenTtl(context, body.ttl ?? lifetimeSeconds(old, context))
+      if ((await context.store.getRegistration(body.relayKey)) === null) throw relayNotFound()
+      if (isTokenRevoked(await context.store.getTokenState(body.relayKey), old)) {
+        throw new HttpError(403, RegistrarErrorCode.TOKEN_REVOKED, 'the token was revoked')
+      }
+      const issued = await issue(context, secret, body.relayKey, ttlSeconds)
+      request.log.info(
+        { relayKey: body.relayKey, seq: issued.seq, ttlSeconds, decision: 'accepted' },
+        'token refreshed',
+      )
+      return issued
+    }),
+  )
+
+  app.post('/api/relays/:relayKey/tokens/revoke', (request: TokenRequest) =>
+    counted('revoke', async () => {
+      const secret = requireSecret(context)
+      const body = await authenticate(context, secret, request, tokenRevokeSchema)
+      const state = await context.store.revokeTokens(body.relayKey, context.now())
+      request.log.info(
+        { relayKey: body.relayKey, minSeq: state.minSeq, decision: 'accepted' },
+        'tokens revoked',
+      )
+      return { status: 'ok' as const, revokedAt: state.revokedAt, minSeq: state.minSeq }
+    }),
+  )
+}
+
+// Shape, then signature (over every field but `signature`), then freshness and nonce: only a
+// correctly signed request may use up a nonce.
+async function authenticate<T extends SignedBody>(
+  context: RouteContext,
+  secret: string,
+  request: TokenRequest,
+  schema: z.ZodType<T>,
+): Promise<T> {
+  if (!isRelayKey(request.params.relayKey)) {
+    throw new HttpError(
+      400,
+      RegistrarErrorCode.INVALID_RELAY_KEY,
+      'relayKey must be 64 lowercase hex characters or <npub>:<name>',
+    )
+  }
+  const body = parseWith(schema, request.body)
+  if (body.relayKey !== request.params.relayKey) {
+    throw new HttpError(
+      400,
+      RegistrarErrorCode.INVALID_BODY,
+      'relayKey: must equal the relay key in the path',
+    )
+  }
+  const { signature, ...fields } = request.body as Record<string, unknown>
+  if (!verifySignedRequest(secret, fields, signature)) {
+    context.metrics.signatureFailures.inc({ route: 'token' })
+    throw new HttpError(401, RegistrarErrorCode.SIGNATURE_INVALID, 'the signature does not match')
+  }
+  context.guard.assertFresh('token', body.issuedAt, RegistrarErrorCode.STALE_REQUEST)
+  await context.guard.useNonce('token', `${body.action}:${body.relayKey}`, body.nonce)
+  return body
+}
+
+function tokenTtl(context: RouteContext, requested: number | undefined): number {
+  const ttl = requested ?? context.tokenDefaultTtlSeconds
+  if (ttl > context.tokenMaxTtlSeconds) {
+    throw new HttpError(
+      400,
+      RegistrarErrorCode.TTL_TOO_LONG,
+      `ttl must be at most ${context.tokenMaxTtlSeconds} seconds`,
+    )
+  }
+  return ttl
+}
+
+// A refreshed token keeps the lifetime the old one was given, within today's maximum.
+function lifetimeSeconds(old: ClientTokenPayload, context: RouteContext): number | undefined {
+  if (old.expiresAt === undefined || old.issuedAt === undefined) return undefined
+  const seconds = Math.ceil((old.expiresAt - old.issuedAt) / 1000)
+  return seconds > 0 ? Math.min(seconds, context.tokenMaxTtlSeconds) : undefined
+}
+
+function checkToken(
+  context: RouteContext,
+  secret: string,
+  relayKey: string,
+  token: string,
+): ClientTokenPayload {
+  const result = verifyClientToken(secret, token, { relayKey, now: context.now() })
+  if (result.ok) return result.payload
+  if (result.reason === 'expired') {
+    throw new HttpError(403, RegistrarErrorCode.TOKEN_EXPIRED, 'the token has expired')
+  }
+  throw new HttpError(
+    403,
+    RegistrarErrorCode.TOKEN_INVALID,
+    'the token is not a valid token for this relay',
+  )
+}
+
+async function issue(
+  context: RouteContext,
+  secret: string,
+  relayKey: string,
+  ttlSeconds: number,
+): Promise<IssuedToken> {
+  const seq = await context.store.nextTokenSeq(relayKey)
+  const issuedAt = context.now()
+  const expiresAt = issuedAt + ttlSeconds * 1000
+  const token = issueClientToken(secret, { relayKey, issuedAt, expiresAt, extra: { seq } })
+  return { status: 'ok', token, issuedAt, expiresAt, seq }
+}

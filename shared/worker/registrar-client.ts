@@ -1,0 +1,422 @@
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import { DEFAULT_CLIENT_TOKEN_TTL_MS, issueClientToken } from '../auth/client-token.js'
+import { assertSecret } from '../auth/hmac.js'
+import { signDelete, signLegacyDelete, signRegistration } from '../auth/registration-signature.js'
+import { ErrorCode } from '../errors.js'
+import {
+  CAPABILITIES_PATH,
+  REGISTRATION_TTL_HEADER,
+  RegistrarCapability,
+  SignedHeader,
+} from '../registrar-api/registrar-capabilities.js'
+import type { RegistrarCapabilityName } from '../registrar-api/registrar-capabilities.js'
+import { SignedAction, newNonce, signRequest } from '../registrar-api/signed-request.js'
+import type { SignedActionName } from '../registrar-api/signed-request.js'
+import type { Registration, RelayMetadata } from '../store/gateway-store.js'
+import { RegistrarHttp } from './registrar-http.js'
+import type { RegistrarAnswer } from './registrar-http.js'
+import { RegistrarRequestError } from './registrar-request-error.js'
+import { shareUrl } from './share-url.js'
+
+/** Options of {@link RegistrarClient}. */
+export interface RegistrarClientOptions {
+  /** Base URL of the registrar (or of the gateway edge routing `/api` to it). */
+  registrarUrl: string
+  /** The shared registration secret (`GATEWAY_REGISTRATION_SECRET`). */
+  secret: string
+  logger?: Logger
+  /** Clock for `issuedAt`, ms since the epoch. Default Date.now. */
+  now?: () => number
+  /** Registration lifetime assumed when the registrar does not announce one. Default 300. */
+  defaultTtlSeconds?: number
+  /** Renew after this fraction of the lifetime. Default 0.5. */
+  renewFraction?: number
+  /** Renewal delays vary by up to ± this fraction, so workers do not renew in lockstep. Default 0.1. */
+  jitter?: number
+  /** Delay before retrying a failed renewal, doubling up to `maxMs`. Default 1 s to 30 s. */
+  retry?: { minMs: number; maxMs: number }
+  /** Deadline of one HTTP call. Default 10 000. */
+  requestTimeoutMs?: number
+  /** Uniform random numbers in [0, 1), for jitter. Default Math.random. */
+  random?: () => number
+}
+
+/** A relay as a worker registers it. */
+export interface RelayToRegister {
+  /** 64 hex characters, or `<npub>:<name>`. */
+  relayKey: string
+  /** The worker's swarm keys (64 lowercase hex), in preference order. */
+  peers: readonly string[]
+  metadata?: RelayMetadata
+}
+
+/** Outcome of {@link RegistrarClient.register}. */
+export interface RegisterResult {
+  /** Lifetime the registrar gives the registration (announced, or the configured default). */
+  ttlSeconds: number
+}
+
+/** Outcome of {@link RegistrarClient.unregister}. */
+export interface UnregisterResult {
+  form: 'replay-proof' | 'legacy'
+  /** False when the registrar had no such registration (the legacy form always says true). */
+  removed: boolean
+}
+
+/** A client token and where it came from. */
+export interface TokenGrant {
+  token: string
+  issuedAt: number
+  expiresAt: number
+  /** Per-relay sequence of registrar-issued tokens; absent on locally minted ones. */
+  seq?: number
+  source: 'local' | 'registrar'
+}
+
+/** Options of {@link RegistrarClient.issueToken}. */
+export interface IssueTokenOptions {
+  /** Lifetime; the registrar's default (or one hour locally) when omitted. */
+  ttlSeconds?: number
+  /**
+   * `local` mints with the shared secret (legacy; no `seq`); `registrar` asks the registrar;
+   * `auto` (default) asks the registrar when it offers tokens, else mints locally.
+   */
+  via?: 'local' | 'registrar' | 'auto'
+}
+
+/** The events of a {@link RegistrarClient}. */
+export interface RegistrarClientEvents {
+  /** A renewal re-registered `relayKey`. */
+  renewed: [relayKey: string]
+  /** A renewal failed; it is retried with backoff. */
+  'renewal-failed': [relayKey: string, error: Error]
+}
+
+interface Renewal {
+  relay: RelayToRegister
+  timer: NodeJS.Timeout | null
+  /** The renewal call in progress, which unregister waits out. */
+  running: Promise<void> | null
+  failures: number
+  ttlSeconds: number
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' }
+
+/**
+ * A worker's side of the registration API (docs/registrar.md). Registers relays with the
+ * legacy payload every registrar understands, keeps them registered, and uses the replay-proof
+ * forms whenever the registrar offers them. Uses the global `fetch`.
+ *
+ * Errors are {@link RegistrarRequestError}s: `code` is the kind of failure, `status` and
+ * `registrarCode` what the registrar answered.
+ */
+export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
+  readonly #http: RegistrarHttp
+  readonly #secret: string
+  readonly #log: Logger | undefined
+  readonly #now: () => number
+  readonly #defaultTtl: number
+  readonly #renewFraction: number
+  readonly #jitter: number
+  readonly #retry: { minMs: number; maxMs: number }
+  readonly #random: () => number
+  readonly #relays = new Map<string, Renewal>()
+  #capabilities: ReadonlySet<string> | null = null
+  #renewing = false
+
+  /** @throws GatewayError `SECRET_TOO_SHORT` */
+  constructor(options: RegistrarClientOptions) {
+    super()
+    assertSecret(options.secret)
+    this.#http = new RegistrarHttp(options.registrarUrl, options.requestTimeoutMs ?? 10_000)
+    this.#secret = options.secret
+    this.#log = options.logger
+    this.#now = options.now ?? Date.now
+    this.#defaultTtl = options.defaultTtlSeconds ?? 300
+    this.#renewFraction = options.renewFraction ?? 0.5
+    this.#jitter = options.jitter ?? 0.1
+    this.#retry = options.retry ?? { minMs: 1_000, maxMs: 30_000 }
+    this.#random = options.random ?? Math.random
+  }
+
+  /**
+   * Registers (or re-registers) a relay with a freshly signed legacy payload
+   * `{relayKey, nonce, issuedAt, peers, metadata}`, and remembers it for renewal.
+   */
+  async register(relay: RelayToRegister): Promise<RegisterResult> {
+    const result = await this.#register(relay)
+    const existing = this.#relays.get(relay.relayKey)
+    if (existing !== undefined) {
+      existing.relay = relay
+      existing.ttlSeconds = result.ttlSeconds
+    } else {
+      this.#relays.set(relay.relayKey, {
+        relay,
+        timer: null,
+        running: null,
+        failures: 0,
+        ttlSeconds: result.ttlSeconds,
+      })
+    }
+    if (this.#renewing) this.#schedule(relay.relayKey, this.#renewDelay(result.ttlSeconds))
+    return result
+  }
+
+  /**
+   * Keeps every relay registered through {@link register} alive: each is re-registered after
+   * `renewFraction` of its lifetime (jittered), and a failed renewal is retried with backoff
+   * well before the registration lapses. {@link close} stops it.
+   */
+  startRenewal(): void {
+    if (this.#http.closed) {
+      throw new RegistrarRequestError(ErrorCode.CHANNEL_CLOSED, 'registrar client is closed')
+    }
+    if (this.#renewing) return
+    this.#renewing = true
+    for (const [relayKey, renewal] of this.#relays) {
+      this.#schedule(relayKey, this.#renewDelay(renewal.ttlSeconds))
+    }
+  }
+
+  /**
+   * Stops renewing `relayKey` and removes its registration: with the replay-proof DELETE when
+   * the registrar offers it, else with the legacy one (whose signature can be replayed forever).
+   */
+  async unregister(relayKey: string): Promise<UnregisterResult> {
+    const renewal = this.#relays.get(relayKey)
+    this.#forget(relayKey)
+    // A renewal that lands after the DELETE would bring the relay back until its TTL.
+    await renewal?.running
+    const path = relayPath(relayKey)
+    if (await this.supports(RegistrarCapability.REPLAY_PROOF_DELETE)) {
+      const nonce = newNonce()
+      const issuedAt = this.#now()
+      const signature = signDelete(this.#secret, { relayKey, nonce, issuedAt })
+      const answer = await this.#http.call('DELETE', path, {
+        headers: signedHeaders(nonce, issuedAt, signature),
+        accept: [200, 404],
+      })
+      return { form: 'replay-proof', removed: answer.status === 200 }
+    }
+    const signature = signLegacyDelete(this.#secret, relayKey)
+    await this.#http.call('DELETE', path, { headers: { [SignedHeader.SIGNATURE]: signature } })
+    return { form: 'legacy', removed: true }
+  }
+
+  /** The registration as the registrar stores it, with its remaining lifetime. */
+  async getRegistration(relayKey: string): Promise<{ registration: Registration; ttlMs: number }> {
+    await this.#require(RegistrarCapability.REGISTRATION_GET)
+    const nonce = newNonce()
+    const issuedAt = this.#now()
+    const signature = signRequest(this.#secret, {
+      relayKey,
+      action: SignedAction.GET,
+      nonce,
+      issuedAt,
+    })
+    const answer = await this.#http.call('GET', relayPath(relayKey), {
+      headers: signedHeaders(nonce, issuedAt, signature),
+    })
+    return answer.body as { registration: Registration; ttlMs: number }
+  }
+
+  /** A client token for `relayKey`; see {@link IssueTokenOptions.via}. */
+  async issueToken(relayKey: string, options: IssueTokenOptions = {}): Promise<TokenGrant> {
+    const via = options.via ?? 'auto'
+    const remote =
+      via === 'registrar' || (via === 'auto' && (await this.supports(RegistrarCapability.TOKENS)))
+    if (!remote) {
+      const issuedAt = this.#now()
+      const ttlMs =
+        options.ttlSeconds === undefined ? DEFAULT_CLIENT_TOKEN_TTL_MS : options.ttlSeconds * 1000
+      const token = issueClientToken(this.#secret, { relayKey, issuedAt, ttlMs })
+      return { token, issuedAt, expiresAt: issuedAt + ttlMs, source: 'local' }
+    }
+    await this.#require(RegistrarCapability.TOKENS)
+    return this.#tokenCall(relayKey, SignedAction.TOKEN_ISSUE, '', {
+      ...(options.ttlSeconds === undefined ? {} : { ttl: options.ttlSeconds }),
+    })
+  }
+
+  /**
+   * Trades a still-valid, unrevoked token for a new one with a fresh expiry (by default the
+   * old token's lifetime). The old token stays valid until it expires or is revoked.
+   */
+  async refreshToken(
+    relayKey: string,
+    token: string,
+    options: { ttlSeconds?: number } = {},
+  ): Promise<TokenGrant> {
+    await this.#require(RegistrarCapability.TOKENS)
+    return this.#tokenCall(relayKey, SignedAction.TOKEN_REFRESH, '/refresh', {
+      token,
+      ...(options.ttlSeconds === undefined ? {} : { ttl: options.ttlSeconds }),
+    })
+  }
+
+  /**
+   * Revokes every token issued for `relayKey` so far, registrar-issued and locally minted
+   * alike; proxies learn of it through the store's change feed.
+   */
+  async revokeTokens(relayKey: string): Promise<{ revokedAt: number; minSeq: number }> {
+    await this.#require(RegistrarCapability.TOKENS)
+    const answer = await this.#signedPost(relayKey, SignedAction.TOKEN_REVOKE, '/revoke', {})
+    const { revokedAt, minSeq } = answer.body as { revokedAt: number; minSeq: number }
+    return { revokedAt, minSeq }
+  }
+
+  /** The share URL for clients; see {@link shareUrl}. */
+  shareUrl(gatewayPublicUrl: string, gatewayPath: string, token: string): string {
+    return shareUrl(gatewayPublicUrl, gatewayPath, token)
+  }
+
+  /** True when the registrar offers `capability` (asked once, then remembered). */
+  async supports(capability: RegistrarCapabilityName): Promise<boolean> {
+    return (await this.capabilities()).has(capability)
+  }
+
+  /**
+   * The registrar's capabilities: from the header on any earlier answer, else from
+   * `GET /api/capabilities`. A legacy registrar (404 there) has none.
+   */
+  async capabilities(): Promise<ReadonlySet<string>> {
+    const known = this.#http.advertised ?? this.#capabilities
+    if (known !== null) return known
+    const answer = await this.#http.call('GET', CAPABILITIES_PATH, { accept: [200, 404] })
+    if (this.#http.advertised !== null) return this.#http.advertised
+    const listed = (answer.body as { capabilities?: unknown } | null)?.capabilities
+    this.#capabilities = new Set(
+      answer.status === 200 && Array.isArray(listed)
+        ? listed.filter((c): c is string => typeof c === 'string')
+        : [],
+    )
+    return this.#capabilities
+  }
+
+  /** Stops renewal and aborts calls in flight; idempotent. Registrations are left to lapse. */
+  async close(): Promise<void> {
+    this.#renewing = false
+    for (const renewal of this.#relays.values()) {
+      if (renewal.timer !== null) clearTimeout(renewal.timer)
+      renewal.timer = null
+    }
+    await this.#http.close()
+  }
+
+  async #register(relay: RelayToRegister): Promise<RegisterResult> {
+    const registration = {
+      relayKey: relay.relayKey,
+      nonce: newNonce(),
+      issuedAt: this.#now(),
+      peers: [...relay.peers],
+      metadata: { ...(relay.metadata ?? {}) },
+    }
+    const signature = signRegistration(this.#secret, registration)
+    const answer = await this.#http.call('POST', '/api/relays', {
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ registration, signature }),
+    })
+    const announced = Number(answer.headers.get(REGISTRATION_TTL_HEADER))
+    const ttlSeconds =
+      Number.isSafeInteger(announced) && announced > 0 ? announced : this.#defaultTtl
+    this.#log?.debug({ relayKey: relay.relayKey, ttlSeconds }, 'relay registered')
+    return { ttlSeconds }
+  }
+
+  #schedule(relayKey: string, delayMs: number): void {
+    const renewal = this.#relays.get(relayKey)
+    if (renewal === undefined || this.#http.closed) return
+    if (renewal.timer !== null) clearTimeout(renewal.timer)
+    renewal.timer = setTimeout(() => {
+      renewal.timer = null
+      renewal.running = this.#renew(relayKey, renewal).finally(() => {
+        renewal.running = null
+      })
+    }, delayMs)
+  }
+
+  async #renew(relayKey: string, renewal: Renewal): Promise<void> {
+    try {
+      const { ttlSeconds } = await this.#register(renewal.relay)
+      // Unregistered or closed while the call was out: do not resurrect the schedule.
+      if (this.#relays.get(relayKey) !== renewal || !this.#renewing) return
+      renewal.failures = 0
+      renewal.ttlSeconds = ttlSeconds
+      this.#schedule(relayKey, this.#renewDelay(ttlSeconds))
+      this.emit('renewed', relayKey)
+    } catch (err) {
+      if (this.#relays.get(relayKey) !== renewal || !this.#renewing) return
+      renewal.failures++
+      const ceiling = Math.min(this.#retry.maxMs, renewal.ttlSeconds * 250)
+      const delay = Math.min(ceiling, this.#retry.minMs * 2 ** (renewal.failures - 1))
+      this.#log?.warn(
+        { relayKey, failures: renewal.failures, retryInMs: delay, error: (err as Error).message },
+        'relay renewal failed',
+      )
+      this.#schedule(relayKey, this.#jittered(delay))
+      this.emit('renewal-failed', relayKey, err as Error)
+    }
+  }
+
+  #renewDelay(ttlSeconds: number): number {
+    return this.#jittered(ttlSeconds * 1000 * this.#renewFraction)
+  }
+
+  #jittered(ms: number): number {
+    return Math.max(0, Math.round(ms * (1 + this.#jitter * (2 * this.#random() - 1))))
+  }
+
+  #forget(relayKey: string): void {
+    const renewal = this.#relays.get(relayKey)
+    if (renewal?.timer != null) clearTimeout(renewal.timer)
+    this.#relays.delete(relayKey)
+  }
+
+  async #tokenCall(
+    relayKey: string,
+    action: SignedActionName,
+    suffix: string,
+    extra: Record<string, unknown>,
+  ): Promise<TokenGrant> {
+    const answer = await this.#signedPost(relayKey, action, suffix, extra)
+    const { token, issuedAt, expiresAt, seq } = answer.body as Omit<TokenGrant, 'source'>
+    return { token, issuedAt, expiresAt, seq, source: 'registrar' }
+  }
+
+  #signedPost(
+    relayKey: string,
+    action: SignedActionName,
+    suffix: string,
+    extra: Record<string, unknown>,
+  ): Promise<RegistrarAnswer> {
+    const fields = { relayKey, action, nonce: newNonce(), issuedAt: this.#now(), ...extra }
+    const signature = signRequest(this.#secret, fields)
+    return this.#http.call('POST', `${relayPath(relayKey)}/tokens${suffix}`, {
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ ...fields, signature }),
+    })
+  }
+
+  async #require(capability: RegistrarCapabilityName): Promise<void> {
+    if (await this.supports(capability)) return
+    throw new RegistrarRequestError(
+      ErrorCode.PROTOCOL_ERROR,
+      `the registrar does not offer ${capability}`,
+    )
+  }
+}
+
+// The registrar accepts `:` raw or encoded; raw is what legacy workers send.
+function relayPath(relayKey: string): string {
+  return `/api/relays/${encodeURIComponent(relayKey).replace(/%3A/gi, ':')}`
+}
+
+function signedHeaders(nonce: string, issuedAt: number, signature: string) {
+  return {
+    [SignedHeader.NONCE]: nonce,
+    [SignedHeader.ISSUED_AT]: String(issuedAt),
+    [SignedHeader.SIGNATURE]: signature,
+  }
+}

@@ -1,0 +1,45 @@
+import { ErrorCode, GatewayError } from '../errors.js'
+import type { ErrorCodeName } from '../errors.js'
+
+/**
+ * A registrar call that failed. `code` is the closest project-wide code (branch on it for
+ * "what kind of failure"); `status` and `registrarCode` (the `code` of the registrar's JSON
+ * answer, e.g. `replayed_nonce`) say exactly what the registrar answered, when it answered.
+ */
+export class RegistrarRequestError extends GatewayError {
+  /** HTTP status, or null when no answer arrived. */
+  readonly status: number | null
+  /** `code` of the registrar's error body, or null when it sent none. */
+  readonly registrarCode: string | null
+
+  constructor(
+    code: ErrorCodeName,
+    message: string,
+    options: { status?: number | null; registrarCode?: string | null; cause?: unknown } = {},
+  ) {
+    const status = options.status ?? null
+    const registrarCode = options.registrarCode ?? null
+    super(code, message, {
+      cause: options.cause,
+      details: { status, registrarCode },
+    })
+    this.name = 'RegistrarRequestError'
+    this.status = status
+    this.registrarCode = registrarCode
+  }
+}
+
+/**
+ * The project-wide code for a registrar answer. Until shared/errors.ts grows registrar codes,
+ * refusals map onto the nearest existing ones: a refused signature (bad, stale or replayed) to
+ * SIGNATURE_INVALID, a refused token to TOKEN_INVALID, an outage or rate limit to
+ * STORE_UNAVAILABLE, a missing secret to CONFIG_INVALID and anything else to PEER_ERROR.
+ */
+export function codeForAnswer(status: number, registrarCode: string | null): ErrorCodeName {
+  if (registrarCode === 'not_configured') return ErrorCode.CONFIG_INVALID
+  if (status === 401) return ErrorCode.SIGNATURE_INVALID
+  if (status === 409 && registrarCode === 'replayed_nonce') return ErrorCode.SIGNATURE_INVALID
+  if (registrarCode?.startsWith('token_') === true) return ErrorCode.TOKEN_INVALID
+  if (status === 503 || status === 429) return ErrorCode.STORE_UNAVAILABLE
+  return ErrorCode.PEER_ERROR
+}
