@@ -35,3 +35,16 @@ export function createSwarm(opts: CreateSwarmOptions = {}): Hyperswarm {
   })
   return new Hyperswarm({ dht, keyPair })
 }
+
+/** Swarm options from the validated `hyperswarm` config section. */
+export function swarmOptions(config: {
+  bootstrap: readonly BootstrapNode[]
+  host: string
+  seed: string
+}): CreateSwarmOptions {
+  return {
+    bootstrap: config.bootstrap,
+    ...(config.host === '' ? {} : { host: config.host }),
+    ...(config.seed === '' ? {} : { seed: Buffer.from(config.seed, 'hex') }),
+  }
+}

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { pino } from 'pino'
 import { loadConfig } from '../config/load-config.js'
 import { createLogger } from '../log/create-logger.js'
-import { createSwarm } from '../swarm/create-swarm.js'
+import { createSwarm, swarmOptions } from '../swarm/create-swarm.js'
 import { ExampleRelay } from './example-relay.js'
 import { RelayHost } from './relay-host.js'
 
@@ -45,8 +45,7 @@ async function main(): Promise<void> {
     destination: pino.destination(2),
   })
   const swarm = createSwarm({
-    bootstrap: config.hyperswarm.bootstrap,
-    ...(config.hyperswarm.host === '' ? {} : { host: config.hyperswarm.host }),
+    ...swarmOptions(config.hyperswarm),
     ...(settings.seed === undefined ? {} : { seed: settings.seed }),
   })
   const relay = new ExampleRelay()

@@ -15,7 +15,9 @@ export interface LocalTestnet {
   destroy(): Promise<void>
 }
 
-export async function startTestnet(size = 3): Promise<LocalTestnet> {
+// Ten nodes, as hyperdht's own tests use: with fewer, a fresh node in another
+// process samples too few NAT observations and its first holepunch can fail.
+export async function startTestnet(size = 10): Promise<LocalTestnet> {
   const testnet: Testnet = await createTestnet(size, { host: LOOPBACK })
   const bootstrap = testnet.bootstrap.map((n) => ({ host: n.host, port: n.port }))
   for (const node of bootstrap) {

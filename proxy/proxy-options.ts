@@ -1,0 +1,48 @@
+import type { GatewayConfig } from '../shared/config/gateway-config.js'
+import type { PeerPolicy } from '../shared/swarm/peer-connection.js'
+import { DEFAULT_PEER_POLICY } from '../shared/swarm/peer-pool.js'
+import type { ProxyServerOptions } from './proxy-server.js'
+
+/** The proxy's typed options from the validated config (dependencies are added by the caller). */
+export function proxyServerOptions(
+  config: GatewayConfig,
+): Omit<ProxyServerOptions, 'store' | 'pool' | 'logger' | 'registry'> {
+  const p = config.proxy
+  return {
+    host: p.host,
+    port: p.port,
+    secret: config.registration.secret,
+    publicUrl: config.publicUrl,
+    trustedProxies: config.trustedProxies,
+    limits: {
+      maxFrameBytes: p.maxFrameBytes,
+      maxQueuedMessages: p.maxQueuedMessages,
+      maxBufferedBytes: p.maxBufferedBytes,
+      maxSessionsPerToken: p.maxSessionsPerToken,
+      maxSessionsPerIp: p.maxSessionsPerIp,
+      messagesPerSecond: p.messagesPerSecond,
+      pollIntervalMs: p.pollIntervalMs,
+      pingIntervalMs: p.pingIntervalMs,
+      shutdownGraceMs: p.shutdownGraceMs,
+    },
+  }
+}
+
+/** Pool policy and behaviour from the validated config. */
+export function peerPoolOptions(
+  config: GatewayConfig,
+): PeerPolicy & { joinTopic: boolean; idleTimeoutMs: number } {
+  const p = config.pool
+  return {
+    ...DEFAULT_PEER_POLICY,
+    requestTimeoutMs: p.requestTimeoutMs,
+    healthIntervalMs: p.healthIntervalMs,
+    healthTimeoutMs: p.healthTimeoutMs,
+    unhealthyAfter: p.unhealthyAfter,
+    downAfter: p.downAfter,
+    openTimeoutMs: p.openTimeoutMs,
+    backoff: { minMs: p.backoffMinMs, maxMs: p.backoffMaxMs },
+    joinTopic: p.joinTopic,
+    idleTimeoutMs: p.idleTimeoutMs,
+  }
+}
