@@ -239,16 +239,19 @@ export class ProxyServer {
     }
   }
 
+  // Ready means "route clients here": the pool is up and we are not stopping.
+  // A store outage does not count: sessions are admitted from the cache, and
+  // taking every proxy out of Caddy's rotation for it would turn a degraded
+  // store into a full outage. The body still says how the store is doing.
   async #ready(res: ServerResponse): Promise<void> {
     if (this.#closing !== null || !this.#o.pool.started) {
       return send(res, 503, { status: 'not ready', code: 'not_ready' })
     }
-    try {
-      await this.#o.store.ping()
-      send(res, 200, { status: 'ready' })
-    } catch {
-      send(res, 503, { status: 'store unreachable', code: 'store_unavailable' })
-    }
+    const store = await this.#o.store.ping().then(
+      () => 'ok',
+      () => 'unreachable',
+    )
+    send(res, 200, { status: 'ready', store })
   }
 
   async #relayDocument(req: IncomingMessage, res: ServerResponse): Promise<void> {
