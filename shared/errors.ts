@@ -24,6 +24,11 @@ export const ErrorCode = {
   // stores
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   STORE_CLOSED: 'STORE_CLOSED',
+  // registrar client (worker kit)
+  REGISTRAR_UNREACHABLE: 'REGISTRAR_UNREACHABLE',
+  REGISTRAR_REJECTED: 'REGISTRAR_REJECTED',
+  REGISTRAR_UNSUPPORTED: 'REGISTRAR_UNSUPPORTED',
+  CLIENT_CLOSED: 'CLIENT_CLOSED',
 } as const
 
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -171,7 +171,7 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
    */
   startRenewal(): void {
     if (this.#http.closed) {
-      throw new RegistrarRequestError(ErrorCode.CHANNEL_CLOSED, 'registrar client is closed')
+      throw new RegistrarRequestError(ErrorCode.CLIENT_CLOSED, 'registrar client is closed')
     }
     if (this.#renewing) return
     this.#renewing = true
@@ -402,7 +402,7 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
   async #require(capability: RegistrarCapabilityName): Promise<void> {
     if (await this.supports(capability)) return
     throw new RegistrarRequestError(
-      ErrorCode.PROTOCOL_ERROR,
+      ErrorCode.REGISTRAR_UNSUPPORTED,
       `the registrar does not offer ${capability}`,
     )
   }

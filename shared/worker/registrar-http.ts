@@ -46,14 +46,14 @@ export class RegistrarHttp {
   }
 
   /**
-   * Sends one request. Rejects with `CHANNEL_CLOSED` once closed, `REQUEST_TIMEOUT` past the
-   * deadline, `PEER_UNREACHABLE` when no answer comes, and for an answer whose status is not
+   * Sends one request. Rejects with `CLIENT_CLOSED` once closed, `REQUEST_TIMEOUT` past the
+   * deadline, `REGISTRAR_UNREACHABLE` when no answer comes, and for an answer whose status is not
    * in `accept` with the code {@link codeForAnswer} picks.
    */
   call(method: string, path: string, options: RegistrarCallOptions = {}): Promise<RegistrarAnswer> {
     if (this.closed) {
       return Promise.reject(
-        new RegistrarRequestError(ErrorCode.CHANNEL_CLOSED, 'registrar client is closed'),
+        new RegistrarRequestError(ErrorCode.CLIENT_CLOSED, 'registrar client is closed'),
       )
     }
     const call = this.#fetch(method, path, options)
@@ -112,7 +112,7 @@ export class RegistrarHttp {
 
   #transportError(where: string, err: unknown): RegistrarRequestError {
     if (this.closed) {
-      return new RegistrarRequestError(ErrorCode.CHANNEL_CLOSED, `${where}: client closed`, {
+      return new RegistrarRequestError(ErrorCode.CLIENT_CLOSED, `${where}: client closed`, {
         cause: err,
       })
     }
@@ -122,7 +122,7 @@ export class RegistrarHttp {
       })
     }
     return new RegistrarRequestError(
-      ErrorCode.PEER_UNREACHABLE,
+      ErrorCode.REGISTRAR_UNREACHABLE,
       `${where}: registrar unreachable`,
       { cause: err },
     )

@@ -30,10 +30,9 @@ export class RegistrarRequestError extends GatewayError {
 }
 
 /**
- * The project-wide code for a registrar answer. Until shared/errors.ts grows registrar codes,
- * refusals map onto the nearest existing ones: a refused signature (bad, stale or replayed) to
- * SIGNATURE_INVALID, a refused token to TOKEN_INVALID, an outage or rate limit to
- * STORE_UNAVAILABLE, a missing secret to CONFIG_INVALID and anything else to PEER_ERROR.
+ * The project-wide code for a registrar answer: a refused signature (bad, stale or replayed) is
+ * SIGNATURE_INVALID, a refused token TOKEN_INVALID, an outage or rate limit STORE_UNAVAILABLE,
+ * a missing secret CONFIG_INVALID and any other refusal REGISTRAR_REJECTED.
  */
 export function codeForAnswer(status: number, registrarCode: string | null): ErrorCodeName {
   if (registrarCode === 'not_configured') return ErrorCode.CONFIG_INVALID
@@ -41,5 +40,5 @@ export function codeForAnswer(status: number, registrarCode: string | null): Err
   if (status === 409 && registrarCode === 'replayed_nonce') return ErrorCode.SIGNATURE_INVALID
   if (registrarCode?.startsWith('token_') === true) return ErrorCode.TOKEN_INVALID
   if (status === 503 || status === 429) return ErrorCode.STORE_UNAVAILABLE
-  return ErrorCode.PEER_ERROR
+  return ErrorCode.REGISTRAR_REJECTED
 }

@@ -166,7 +166,7 @@ describe('RegistrarClient', function () {
     await c.close()
     await c.close()
     const err = await rejection(c.register({ relayKey, peers: [hexKey()] }))
-    expect(codeOf(err).code).to.equal(ErrorCode.CHANNEL_CLOSED)
+    expect(codeOf(err).code).to.equal(ErrorCode.CLIENT_CLOSED)
   })
 
   it('retries a failed renewal and recovers', async () => {
@@ -223,7 +223,7 @@ describe('RegistrarClient', function () {
         true,
       )
       const err = await rejection(c.refreshToken(relayKey, grant.token))
-      expect(codeOf(err).code).to.equal(ErrorCode.PROTOCOL_ERROR)
+      expect(codeOf(err).code).to.equal(ErrorCode.REGISTRAR_UNSUPPORTED)
       expect(await c.unregister(relayKey)).to.deep.equal({ form: 'legacy', removed: true })
       expect(legacy.registrations.has(relayKey)).to.equal(false)
       expect(legacy.requests).to.include(`DELETE /api/relays/${relayKey}`)
@@ -267,7 +267,7 @@ describe('RegistrarClient', function () {
 
     const unknown = await rejection(c.issueToken(hexKey(), { via: 'registrar' }))
     expect(codeOf(unknown)).to.deep.equal({
-      code: ErrorCode.PEER_ERROR,
+      code: ErrorCode.REGISTRAR_REJECTED,
       status: 404,
       registrarCode: 'relay_not_found',
     })
@@ -294,7 +294,7 @@ describe('RegistrarClient', function () {
     const nowhere = client({ registrarUrl: `http://127.0.0.1:${await freePort()}` })
     const unreachable = await rejection(nowhere.register({ relayKey: hexKey(), peers: [hexKey()] }))
     expect(codeOf(unreachable)).to.deep.equal({
-      code: ErrorCode.PEER_UNREACHABLE,
+      code: ErrorCode.REGISTRAR_UNREACHABLE,
       status: null,
       registrarCode: null,
     })
