@@ -9,6 +9,8 @@ export interface RelayTarget {
 
 const SEGMENT = /^[A-Za-z0-9._~:@!$&'()*+,;=-]+$/
 const MAX_PATH = 512
+// gatewayPath aliases have up to four segments (docs/registrar.md).
+const MAX_SEGMENTS = 4
 
 function decode(segment: string): string | null {
   try {
@@ -20,8 +22,9 @@ function decode(segment: string): string | null {
 }
 
 /**
- * Reads the relay and token from a request: `/<relay>` or `/<a>/<b>` (relay
- * `a:b`, or the alias `a/b`), token from `?token=` or `Authorization: Bearer`.
+ * Reads the relay and token from a request: `/<relay>`, `/<a>/<b>` (relay
+ * `a:b`, or the alias `a/b`) or a longer alias of up to four segments; the
+ * token from `Authorization: Bearer` or `?token=`.
  * Null when the path cannot name a relay.
  */
 export function relayTarget(req: IncomingMessage): RelayTarget | null {
@@ -30,11 +33,14 @@ export function relayTarget(req: IncomingMessage): RelayTarget | null {
   const q = url.indexOf('?')
   const path = q === -1 ? url : url.slice(0, q)
   const parts = path.split('/').filter(Boolean)
-  if (parts.length === 0 || parts.length > 2) return null
+  if (parts.length === 0 || parts.length > MAX_SEGMENTS) return null
   const decoded = parts.map(decode)
   if (decoded.some((p) => p === null)) return null
-  const [a, b] = decoded as string[]
-  const identifiers = b === undefined ? [a as string] : [`${a}:${b}`, `${a}/${b}`]
+  const segments = decoded as string[]
+  const identifiers =
+    segments.length === 2
+      ? [`${segments[0]}:${segments[1]}`, segments.join('/')]
+      : [segments.join('/')]
   return { identifiers, token: tokenOf(req, q === -1 ? '' : url.slice(q + 1)) }
 }
 

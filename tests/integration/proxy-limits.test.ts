@@ -71,6 +71,7 @@ describe('proxy refusals, limits and bad input', function () {
   it('closes 4404 for an unknown relay or a malformed path', async () => {
     const unknown = 'd'.repeat(64)
     expect(await closeCode(unknown, stack.token(unknown))).to.equal(4404)
+    expect(await closeCode('a/b/c/d/e', stack.token(relayKey))).to.equal(4404)
     expect(await closeCode('a/b/c', stack.token(relayKey))).to.equal(4404)
   })
 
@@ -78,6 +79,14 @@ describe('proxy refusals, limits and bad input', function () {
     const c = await rawClient(stack.url('my-relay'), {
       authorization: `Bearer ${stack.token(relayKey)}`,
     })
+    c.send(['REQ', 's', { kinds: [1] }])
+    expect(await c.next((m) => Array.isArray(m) && m[0] === 'EOSE')).to.deep.equal(['EOSE', 's'])
+    c.ws.close()
+  })
+
+  it('accepts a multi-segment gatewayPath alias', async () => {
+    await stack.register(relayKey, [worker.publicKey], { gatewayPath: 'team/general/chat' })
+    const c = await rawClient(stack.url('team/general/chat', stack.token(relayKey)))
     c.send(['REQ', 's', { kinds: [1] }])
     expect(await c.next((m) => Array.isArray(m) && m[0] === 'EOSE')).to.deep.equal(['EOSE', 's'])
     c.ws.close()
