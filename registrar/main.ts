@@ -1,70 +1,35 @@
 // `npm run registrar`: the registration API workers call (docs/registrar.md).
-import { loadConfig } from '../shared/config/load-config.js'
-import type { GatewayConfig } from '../shared/config/gateway-config.js'
 import { createLogger } from '../shared/log/create-logger.js'
 import { createMetricsRegistry } from '../shared/metrics/create-metrics-registry.js'
+import { loadConfigOrExit } from '../shared/process/load-config-or-exit.js'
+import { stopOnSignal } from '../shared/process/stop-on-signal.js'
 import { createStore } from '../shared/store/create-store.js'
-import { createRateLimiter } from './create-rate-limiter.js'
-import { RegistrarServer, registrarServerOptions } from './registrar-server.js'
+import { buildRegistrar } from './build-registrar.js'
 
 // A close that hangs (a wedged connection) must not keep a stopping process alive forever.
 const FORCED_EXIT_MS = 15_000
 
 async function main(): Promise<void> {
-  let config: GatewayConfig
-  try {
-    config = loadConfig({ env: process.env })
-  } catch (err) {
-    process.stderr.write(`registrar: ${(err as Error).message}\n`)
-    process.exit(1)
-  }
+  const config = loadConfigOrExit('registrar', process.env)
   const logger = createLogger({ level: config.log.level, name: 'registrar' })
   const registry = createMetricsRegistry({ labels: { role: 'registrar' } })
   const { redisUrl, redisPrefix } = config.registration
   const store = createStore({ redisUrl, redisPrefix, logger })
-  const rateLimit = createRateLimiter({
-    pointsPerMinute: config.registrar.rateLimitPerMinute,
-    redisUrl,
-    redisPrefix,
+  const built = buildRegistrar(config, { store, logger, registry })
+  // Reverse order of creation: nothing may use the store after the server is gone.
+  const stop = stopOnSignal(
     logger,
-  })
-  const server = new RegistrarServer(registrarServerOptions(config), {
-    logger,
-    registry,
-    store,
-    rateLimiter: rateLimit.limiter,
-  })
-
-  let stopping: Promise<void> | null = null
-  const stop = (signal: string): Promise<void> => {
-    stopping ??= (async () => {
-      logger.info({ signal }, 'registrar stopping')
-      setTimeout(() => process.exit(1), FORCED_EXIT_MS).unref()
-      // Reverse order of creation: nothing may use the store after the server is gone.
-      await server.close()
-      await rateLimit.close()
+    async () => {
+      await built.close()
       await store.close()
-      logger.info('registrar stopped')
-    })()
-    return stopping
-  }
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      stop(signal).then(
-        () => process.exit(0),
-        (err: unknown) => {
-          logger.error({ err }, 'registrar did not stop cleanly')
-          process.exit(1)
-        },
-      )
-    })
-  }
-
+    },
+    FORCED_EXIT_MS,
+  )
   try {
-    const address = await server.listen()
+    const { url } = await built.start()
     logger.info(
-      { url: address.url, store: redisUrl === '' ? 'memory' : 'redis' },
-      `registrar listening on ${address.url}`,
+      { url, store: redisUrl === '' ? 'memory' : 'redis' },
+      `registrar listening on ${url}`,
     )
   } catch (err) {
     logger.fatal({ err }, 'registrar could not start')

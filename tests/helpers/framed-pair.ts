@@ -36,3 +36,13 @@ export function createFramedPair(): [FramedEnd, FramedEnd] {
   b.peer = a
   return [a, b]
 }
+
+/** A compact-encoding length-prefixed string, for hand-built frames (lengths under 64 KiB). */
+export function lengthPrefixed(s: string): Buffer {
+  const bytes = Buffer.from(s)
+  const len =
+    bytes.length < 0xfd
+      ? Buffer.from([bytes.length])
+      : Buffer.from([0xfd, bytes.length & 0xff, bytes.length >> 8])
+  return Buffer.concat([len, bytes])
+}

@@ -4,7 +4,7 @@ import { RelayChannel } from '../../shared/protocol/relay-channel.js'
 import { Router } from '../../shared/protocol/router.js'
 import type { RouteRequest } from '../../shared/protocol/router.js'
 import type { JsonObject, RelayResponse } from '../../shared/protocol/wire.js'
-import { createFramedPair, FramedEnd } from '../helpers/framed-pair.js'
+import { createFramedPair, FramedEnd, lengthPrefixed } from '../helpers/framed-pair.js'
 import { frame } from '../helpers/vectors.js'
 
 const RELAY = 'b'.repeat(64)
@@ -82,7 +82,7 @@ describe('relay-v2 channel: legacy vectors', () => {
       lone.inject(
         Buffer.concat([
           Buffer.from('0100', 'hex'),
-          encodeString('{"id":7,"method":"GET","path":"/x","headers":{},"body":null}'),
+          lengthPrefixed('{"id":7,"method":"GET","path":"/x","headers":{},"body":null}'),
         ]),
       )
       await tick()
@@ -119,7 +119,7 @@ describe('relay-v2 channel: legacy vectors', () => {
       lone2.inject(frame('clientOpenFrames'))
       await responder.opened()
       lone2.inject(
-        Buffer.concat([Buffer.from('0103', 'hex'), encodeString('{"id":3,"timestamp":"x"}')]),
+        Buffer.concat([Buffer.from('0103', 'hex'), lengthPrefixed('{"id":3,"timestamp":"x"}')]),
       )
       await tick()
       expect(lone2.written.at(-1)).to.deep.equal(frame('healthresponse'))
@@ -212,7 +212,7 @@ describe('relay-v2 channel: legacy vectors', () => {
 
     it('reports a malformed message without closing the channel', async () => {
       const err = once(ch, 'protocol-error')
-      end.inject(Buffer.concat([Buffer.from('0100', 'hex'), encodeString('{not json')]))
+      end.inject(Buffer.concat([Buffer.from('0100', 'hex'), lengthPrefixed('{not json')]))
       await err
       end.inject(frame('request'))
       await tick()
@@ -221,13 +221,3 @@ describe('relay-v2 channel: legacy vectors', () => {
     })
   })
 })
-
-function encodeString(s: string): Buffer {
-  const bytes = Buffer.from(s)
-  // compact-encoding uint: one byte below 0xfd, else 0xfd + uint16le.
-  const len =
-    bytes.length < 0xfd
-      ? Buffer.from([bytes.length])
-      : Buffer.from([0xfd, bytes.length & 0xff, bytes.length >> 8])
-  return Buffer.concat([len, bytes])
-}

@@ -3,7 +3,7 @@ import type Hyperswarm from 'hyperswarm'
 import { pino } from 'pino'
 import { ExampleRelay } from '../../shared/worker/example-relay.js'
 import { RelayHost } from '../../shared/worker/relay-host.js'
-import { FramedEnd } from '../helpers/framed-pair.js'
+import { FramedEnd, lengthPrefixed } from '../helpers/framed-pair.js'
 import { frame } from '../helpers/vectors.js'
 
 const RELAY = 'b'.repeat(64)
@@ -91,7 +91,7 @@ describe('RelayHost answers the legacy vector frames', () => {
       reply(
         Buffer.concat([
           Buffer.from('0100', 'hex'),
-          str(JSON.stringify({ id, method, path, headers: {}, body: b })),
+          lengthPrefixed(JSON.stringify({ id, method, path, headers: {}, body: b })),
         ]),
       )
     const identify = await send(1, 'POST', '/identify-gateway', [...Buffer.from('{}')])
@@ -109,12 +109,3 @@ describe('RelayHost answers the legacy vector frames', () => {
     expect(route.json.statusCode).to.equal(404)
   })
 })
-
-function str(s: string): Buffer {
-  const bytes = Buffer.from(s)
-  const len =
-    bytes.length < 0xfd
-      ? Buffer.from([bytes.length])
-      : Buffer.from([0xfd, bytes.length & 0xff, bytes.length >> 8])
-  return Buffer.concat([len, bytes])
-}
