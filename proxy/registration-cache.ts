@@ -31,7 +31,8 @@ const ZERO_STATE: TokenState = Object.freeze({ seq: 0, minSeq: 0, revokedAt: 0 }
  * the shared store that the change feed keeps fresh. When the store is down it
  * answers from what it has (stale beats refusing every client).
  *
- * Events: `revoked` (relayKey, TokenState), `removed` (relayKey).
+ * Events: `revoked` (relayKey, TokenState), `removed` (relayKey), `resync`
+ * (the feed had a gap; every cached entry was dropped).
  */
 export class RegistrationCache extends EventEmitter {
   readonly #store: GatewayStore
@@ -124,6 +125,13 @@ export class RegistrationCache extends EventEmitter {
   }
 
   #onChange(change: StoreChange): void {
+    if (change.type === 'resync') {
+      // Changes may have been missed while the feed was down: forget everything.
+      this.#relays.clear()
+      this.#tokens.clear()
+      this.emit('resync')
+      return
+    }
     if (change.type === 'tokens-revoked') {
       this.#put(this.#tokens, change.relayKey, change.state)
       this.emit('revoked', change.relayKey, change.state)

@@ -52,6 +52,7 @@ export class SessionRegistry extends EventEmitter {
   readonly #onWsFrame: (peer: string, frame: JsonObject) => void
   readonly #onState: (peer: string, state: PeerState) => void
   readonly #onRevoked: (relayKey: string, state: TokenState) => void
+  readonly #onResync: () => void
   readonly #ping: NodeJS.Timeout
   readonly #flush: NodeJS.Timeout
   #closed = false
@@ -64,9 +65,11 @@ export class SessionRegistry extends EventEmitter {
       for (const s of this.#byKey.values()) if (s.peer === peer) s.peerStateChanged(state)
     }
     this.#onRevoked = (relayKey, state) => this.#revoke(relayKey, state)
+    this.#onResync = () => void this.#recheckRevocations()
     opts.pool.on('wsframe', this.#onWsFrame)
     opts.pool.on('state', this.#onState)
     opts.cache.on('revoked', this.#onRevoked)
+    opts.cache.on('resync', this.#onResync)
     this.#ping = setInterval(() => this.#heartbeat(), opts.pingIntervalMs)
     this.#ping.unref()
     this.#flush = setInterval(() => void this.flushUsage(), opts.usageFlushMs ?? 10_000)
@@ -140,6 +143,7 @@ export class SessionRegistry extends EventEmitter {
     clearInterval(this.#ping)
     clearInterval(this.#flush)
     this.#opts.cache.off('revoked', this.#onRevoked)
+    this.#opts.cache.off('resync', this.#onResync)
     this.#opts.pool.off('state', this.#onState)
     this.#opts.pool.off('wsframe', this.#onWsFrame)
     await this.flushUsage()
@@ -162,6 +166,14 @@ export class SessionRegistry extends EventEmitter {
       if (!isTokenRevoked(state, s.identity.tokenPayload)) continue
       this.#opts.metrics.tokenRejected('revoked')
       s.close(CloseCode.FORBIDDEN, 'token revoked', 'Error: token revoked')
+    }
+  }
+
+  // A revocation announced while the feed was down was never heard: ask again.
+  async #recheckRevocations(): Promise<void> {
+    const relays = new Set([...this.#byKey.values()].map((s) => s.identity.registration.relayKey))
+    for (const relayKey of relays) {
+      this.#revoke(relayKey, await this.#opts.cache.tokenState(relayKey))
     }
   }
 

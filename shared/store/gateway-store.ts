@@ -39,11 +39,16 @@ export interface TokenState {
 /** Usage counters kept per token (or other bounded key). */
 export type UsageCounters = Record<string, number>
 
-/** Change-feed events every process receives, its own writes included. */
+/**
+ * Change-feed events every process receives, its own writes included. The feed
+ * is at-most-once: `resync` says it was down and changes may have been missed,
+ * so caches should drop what they hold. Expiry is never announced.
+ */
 export type StoreChange =
   | { type: 'registration'; relayKey: string }
   | { type: 'registration-removed'; relayKey: string }
   | { type: 'tokens-revoked'; relayKey: string; state: TokenState }
+  | { type: 'resync' }
 
 export type ChangeListener = (change: StoreChange) => void
 

@@ -64,6 +64,7 @@ export class RedisStore implements GatewayStore {
   readonly #prefix: string
   readonly #channel: string
   readonly #listeners = new Set<ChangeListener>()
+  #feedWasLive = false
   #closed = false
   #closing: Promise<void> | null = null
 
@@ -290,7 +291,12 @@ export class RedisStore implements GatewayStore {
 
   #subscribeFeed(feed: RedisConnection): void {
     feed.client.subscribe(this.#channel).then(
-      () => feed.markLive(),
+      () => {
+        feed.markLive()
+        // Pub/sub keeps nothing for absent subscribers: after a gap, say so.
+        if (this.#feedWasLive) this.#notify({ type: 'resync' })
+        this.#feedWasLive = true
+      },
       // The next reconnect subscribes again; until then ping() reports the feed down.
       (err: unknown) => this.#log.warn({ error: errorText(err) }, 'change feed subscribe failed'),
     )
@@ -308,6 +314,10 @@ export class RedisStore implements GatewayStore {
       this.#log.warn('ignoring a malformed change-feed message')
       return
     }
+    this.#notify(change)
+  }
+
+  #notify(change: StoreChange): void {
     for (const listener of [...this.#listeners]) {
       try {
         listener(change)

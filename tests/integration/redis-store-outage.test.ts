@@ -87,8 +87,9 @@ describe('RedisStore through a Redis outage', () => {
     const reader = open()
     await Promise.all([writer.ping(), reader.ping()])
     const relay = hex(32)
+    const gap = recordChanges(reader)
     await writer.putRegistration(registration(relay, 'before'), 60)
-
+    await gap.waitForCount(1)
     await redis.kill()
     const calls: Array<() => Promise<unknown>> = [
       () => writer.getRegistration(relay),
@@ -116,6 +117,12 @@ describe('RedisStore through a Redis outage', () => {
       timeoutMs: 10_000,
       what: 'both stores recovered',
     })
+    // The feed was down: listeners are told to drop what they cached.
+    expect(await gap.waitForCount(2)).to.deep.equal([
+      { type: 'registration', relayKey: relay },
+      { type: 'resync' },
+    ])
+    gap.stop()
     // SIGKILL without persistence: the data is gone, the stores work again.
     expect(await writer.getRegistration(relay)).to.equal(null)
     const log = recordChanges(reader)
