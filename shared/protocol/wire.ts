@@ -6,6 +6,12 @@
 import type { Encoding, EncodingState } from 'protomux'
 import c from 'compact-encoding'
 import crypto from 'hypercore-crypto'
+import {
+  byteArrayLength,
+  readByteArray,
+  trailingByteArray,
+  writeByteArray,
+} from './byte-array-body.js'
 
 /** Protomux protocol name of the channel. */
 export const PROTOCOL_NAME = 'hypertuna-relay-v2'
@@ -134,12 +140,6 @@ function textEncoding<T>(
   }
 }
 
-/** Legacy body form: the bytes as a JSON array of numbers. */
-export function bodyToJson(body: Uint8Array | null): string {
-  if (body === null || body.byteLength === 0) return body === null ? 'null' : '[]'
-  return '[' + body.join(',') + ']'
-}
-
 /** Accepts the legacy number array and the `{type:'Buffer',data}` form newer workers may emit. */
 export function bodyFromJson(value: unknown): Buffer | null {
   if (value === null || value === undefined) return null
@@ -170,43 +170,119 @@ function headersOf(v: unknown): Headers {
   return out
 }
 
-// The message head is stringified by JSON.stringify and the body spliced in as
-// text, so key order and bytes match a plain JSON.stringify of the legacy object.
-function renderWithBody(head: object, body: Buffer | null): string {
-  const text = JSON.stringify(head)
-  return text.slice(0, -1) + ',"body":' + bodyToJson(body) + '}'
+// Requests and responses are written head first, then the body bytes spelled
+// straight into the output buffer as the legacy number array: the same bytes
+// JSON.stringify would give, without building that string. Sessions reuse one
+// headers object, so its JSON (and the request's method and path) is cached.
+const headersJson = new WeakMap<Headers, { method: string; path: string; tail: string }>()
+
+function requestHead(r: RelayRequest): string {
+  let cached = headersJson.get(r.headers)
+  if (cached === undefined || cached.method !== r.method || cached.path !== r.path) {
+    const tail = `,"method":${JSON.stringify(r.method)},"path":${JSON.stringify(r.path)},"headers":${JSON.stringify(r.headers)}`
+    cached = { method: r.method, path: r.path, tail }
+    headersJson.set(r.headers, cached)
+  }
+  return `{"id":${r.id}${cached.tail}`
 }
 
-export const requestEncoding = textEncoding<RelayRequest>(
-  (r) => renderWithBody({ id: r.id, method: r.method, path: r.path, headers: r.headers }, r.body),
-  (text) => {
-    const m: unknown = JSON.parse(text)
-    if (!isObject(m) || !isId(m.id) || typeof m.method !== 'string' || typeof m.path !== 'string') {
-      return null
-    }
-    return {
-      id: m.id,
-      method: m.method.toUpperCase(),
-      path: m.path,
-      headers: headersOf(m.headers),
-      body: bodyFromJson(m.body),
-    }
-  },
-)
+function responseHead(r: RelayResponse): string {
+  let cached = headersJson.get(r.headers)
+  if (cached === undefined || cached.path !== '') {
+    cached = { method: '', path: '', tail: `,"headers":${JSON.stringify(r.headers)}` }
+    headersJson.set(r.headers, cached)
+  }
+  return `{"id":${r.id},"statusCode":${r.statusCode}${cached.tail}`
+}
 
-export const responseEncoding = textEncoding<RelayResponse>(
-  (r) => renderWithBody({ id: r.id, statusCode: r.statusCode, headers: r.headers }, r.body),
-  (text) => {
-    const m: unknown = JSON.parse(text)
-    if (!isObject(m) || !isId(m.id) || typeof m.statusCode !== 'number') return null
-    return {
-      id: m.id,
-      statusCode: m.statusCode,
-      headers: headersOf(m.headers),
-      body: bodyFromJson(m.body),
-    }
-  },
-)
+const BODY_KEY = Buffer.from(',"body":', 'latin1')
+
+interface Measured {
+  value: unknown
+  head: string
+  headBytes: number
+  total: number
+}
+let measured: Measured = { value: undefined, head: '', headBytes: 0, total: 0 }
+
+function bodyMessageEncoding<T extends { body: Buffer | null }>(
+  headOf: (m: T) => string,
+  build: (m: JsonObject, body: Buffer | null) => T | null,
+): Encoding<T | null> {
+  const measure = (m: T): Measured => {
+    if (measured.value === m) return measured
+    const head = headOf(m)
+    const headBytes = Buffer.byteLength(head)
+    const total = headBytes + BODY_KEY.length + byteArrayLength(m.body) + 1
+    measured = { value: m, head, headBytes, total }
+    return measured
+  }
+  return {
+    preencode(state, m) {
+      const { total } = measure(m as T)
+      c.uint.preencode(state, total)
+      state.end += total
+    },
+    encode(state, m) {
+      const { head, headBytes, total } = measure(m as T)
+      measured = { value: undefined, head: '', headBytes: 0, total: 0 }
+      c.uint.encode(state, total)
+      const buf = asBuffer(state.buffer as Uint8Array)
+      let at = state.start
+      at += buf.write(head, at, headBytes, 'utf8')
+      buf.set(BODY_KEY, at)
+      at = writeByteArray(buf, at + BODY_KEY.length, (m as T).body)
+      buf[at++] = 125 // }
+      state.start = at
+    },
+    decode(state) {
+      try {
+        const length = c.uint.decode(state)
+        const start = state.start
+        const end = start + length
+        if (end > state.end) throw new RangeError('message overruns its frame')
+        state.start = end
+        const buf = asBuffer(state.buffer as Uint8Array)
+        const bounds = trailingByteArray(buf, start, end)
+        const body = bounds === null ? null : readByteArray(buf, bounds[0], bounds[1])
+        if (bounds !== null && body !== null) {
+          const head: unknown = JSON.parse(
+            buf.toString('utf8', start, bounds[0] - BODY_KEY.length) + '}',
+          )
+          return isObject(head) ? build(head, body) : null
+        }
+        const m: unknown = JSON.parse(buf.toString('utf8', start, end))
+        return isObject(m) ? build(m, bodyFromJson(m.body)) : null
+      } catch {
+        // Decoding never throws: see textEncoding.
+        state.start = state.end
+        return null
+      }
+    },
+  }
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+export const requestEncoding = bodyMessageEncoding<RelayRequest>(requestHead, (m, body) => {
+  if (!isId(m.id) || typeof m.method !== 'string' || typeof m.path !== 'string') return null
+  return {
+    id: m.id,
+    method: m.method.toUpperCase(),
+    path: m.path,
+    headers: headersOf(m.headers),
+    body,
+  }
+})
+
+export const responseEncoding = bodyMessageEncoding<RelayResponse>(responseHead, (m, body) => {
+  if (!isId(m.id) || typeof m.statusCode !== 'number') return null
+  return { id: m.id, statusCode: m.statusCode, headers: headersOf(m.headers), body }
+})
 
 export const healthCheckEncoding = textEncoding<HealthCheck>(
   (h) => JSON.stringify({ id: h.id, timestamp: h.timestamp }),
