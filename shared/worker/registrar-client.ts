@@ -36,6 +36,8 @@ export interface RegistrarClientOptions {
   jitter?: number
   /** Delay before retrying a failed renewal, doubling up to `maxMs`. Default 1 s to 30 s. */
   retry?: { minMs: number; maxMs: number }
+  /** HTTP client; default the global `fetch` (pass one that trusts a private CA, a proxy...). */
+  fetch?: typeof fetch
   /** Deadline of one HTTP call. Default 10 000. */
   requestTimeoutMs?: number
   /** Uniform random numbers in [0, 1), for jitter. Default Math.random. */
@@ -107,7 +109,7 @@ const JSON_HEADERS = { 'content-type': 'application/json' }
 /**
  * A worker's side of the registration API (docs/registrar.md). Registers relays with the
  * legacy payload every registrar understands, keeps them registered, and uses the replay-proof
- * forms whenever the registrar offers them. Uses the global `fetch`.
+ * forms whenever the registrar offers them. Uses `fetch` (injectable).
  *
  * Errors are {@link RegistrarRequestError}s: `code` is the kind of failure, `status` and
  * `registrarCode` what the registrar answered.
@@ -130,7 +132,11 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
   constructor(options: RegistrarClientOptions) {
     super()
     assertSecret(options.secret)
-    this.#http = new RegistrarHttp(options.registrarUrl, options.requestTimeoutMs ?? 10_000)
+    this.#http = new RegistrarHttp(
+      options.registrarUrl,
+      options.requestTimeoutMs ?? 10_000,
+      options.fetch ?? fetch,
+    )
     this.#secret = options.secret
     this.#log = options.logger
     this.#now = options.now ?? Date.now

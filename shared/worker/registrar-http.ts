@@ -19,7 +19,7 @@ export interface RegistrarCallOptions {
 }
 
 /**
- * HTTP to the registrar over the global `fetch`, with a deadline per call, every call aborted
+ * HTTP to the registrar over `fetch` (the global one unless another is given), with a deadline per call, every call aborted
  * by {@link close}, and failures turned into {@link RegistrarRequestError}s. Remembers the
  * capabilities the registrar advertises on its answers.
  */
@@ -31,9 +31,12 @@ export class RegistrarHttp {
   #advertised: ReadonlySet<string> | null = null
 
   /** @param baseUrl - the registrar's base URL; a trailing slash is ignored. */
-  constructor(baseUrl: string, timeoutMs: number) {
+  readonly #fetchImpl: typeof fetch
+
+  constructor(baseUrl: string, timeoutMs: number, fetchImpl: typeof fetch = fetch) {
     this.#base = baseUrl.replace(/\/+$/, '')
     this.#timeoutMs = timeoutMs
+    this.#fetchImpl = fetchImpl
   }
 
   /** Capabilities from the last answer that listed them; null when none has yet. */
@@ -78,7 +81,7 @@ export class RegistrarHttp {
     let response: Response
     let text: string
     try {
-      response = await fetch(this.#base + path, {
+      response = await this.#fetchImpl(this.#base + path, {
         method,
         headers: options.headers ?? {},
         ...(options.body === undefined ? {} : { body: options.body }),
