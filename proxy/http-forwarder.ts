@@ -91,7 +91,9 @@ export class HttpForwarder {
         const out: Record<string, string> = {}
         for (const [k, v] of Object.entries(answer.headers)) if (!HOP_BY_HOP.has(k)) out[k] = v
         const body = answer.body ?? Buffer.alloc(0)
-        out['content-length'] = String(body.length)
+        const workerLength = answer.headers['content-length']
+        out['content-length'] =
+          req.method === 'HEAD' && workerLength !== undefined ? workerLength : String(body.length)
         res.writeHead(answer.statusCode, out)
         res.end(req.method === 'HEAD' ? undefined : body)
         return

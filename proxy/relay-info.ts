@@ -19,7 +19,9 @@ export async function relayInfo(
   defaults: RelayInfoDefaults,
 ): Promise<Record<string, unknown>> {
   const peer = pool.select(registration.peers)
-  if (peer !== null && pool.peer(peer).supports(Capability.RELAY_INFO)) {
+  // Capabilities are known once connected; a session would need the connection anyway.
+  const conn = peer === null ? null : await pool.acquire(peer).catch(() => null)
+  if (peer !== null && conn?.supports(Capability.RELAY_INFO) === true) {
     try {
       const res = await pool.request(
         peer,

@@ -362,7 +362,13 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
       if (headers['content-type'] === undefined)
         headers = { ...headers, 'content-type': 'application/json' }
     }
-    if (req.method === 'HEAD') body = null
+    if (req.method === 'HEAD') {
+      // No body on HEAD, but say how long it would have been.
+      if (body !== null && headers['content-length'] === undefined) {
+        headers = { ...headers, 'content-length': String(body.length) }
+      }
+      body = null
+    }
     this.#response.send({ id: req.id, statusCode: res.statusCode, headers, body })
   }
 

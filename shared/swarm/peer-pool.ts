@@ -29,7 +29,13 @@ const HEX_KEY = /^[0-9a-f]{64}$/
 
 /** Default policy: legacy timeouts, health every 5 s, unhealthy after 2 misses. */
 export const DEFAULT_PEER_POLICY: PeerPolicy = {
-  capabilities: [Capability.HTTP, Capability.WEBSOCKET, Capability.HEALTH, Capability.PUSH],
+  capabilities: [
+    Capability.HTTP,
+    Capability.WEBSOCKET,
+    Capability.HEALTH,
+    Capability.PUSH,
+    Capability.RELAY_INFO,
+  ],
   requestTimeoutMs: 30_000,
   healthTimeoutMs: 5_000,
   healthIntervalMs: 5_000,
