@@ -36,6 +36,13 @@ export interface SessionIdentity {
   ip: string
 }
 
+interface Queued {
+  text: string
+  message: unknown[]
+  /** Subscription bookkeeping done (once, even if a failover retries it). */
+  tracked: boolean
+}
+
 interface Subscription {
   /** The client's REQ text, replayed verbatim on another worker. */
   req: string
@@ -71,7 +78,7 @@ export class RelaySession {
   readonly #postPath: string
   readonly #pollPath: string
   readonly #subs = new Map<string, Subscription>()
-  readonly #queue: string[] = []
+  readonly #queue: Queued[] = []
   /** Messages accepted off the socket but still awaiting the rate limiter. */
   #admitting = 0
   #pumping = false
@@ -186,8 +193,7 @@ export class RelaySession {
         this.#admitting--
         if (this.#closed) return
         if (!ok) return this.#limit('message_rate', 'rate-limited: too many messages per second')
-        this.#track(message as unknown[], text)
-        this.#queue.push(text)
+        this.#queue.push({ text, message: message as unknown[], tracked: false })
         this.#pump()
       },
       () => {
@@ -219,10 +225,16 @@ export class RelaySession {
           if (!(await this.#failover(this.#moveReason))) return
           continue
         }
-        const text = this.#queue[0]
-        if (text === undefined) break
+        const next = this.#queue[0]
+        if (next === undefined) break
+        // Tracked when forwarded, not when admitted: a REQ reusing a subscription id
+        // must not reset that subscription while the previous answer is still coming.
+        if (!next.tracked) {
+          this.#track(next.message, next.text)
+          next.tracked = true
+        }
         try {
-          await this.#forward(text)
+          await this.#forward(next.text)
           this.#queue.shift()
         } catch (err) {
           if (!isRetryable(err)) {

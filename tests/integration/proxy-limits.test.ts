@@ -125,6 +125,23 @@ describe('proxy refusals, limits and bad input', function () {
     bystander.ws.close()
   })
 
+  it('answers a REQ that reuses a subscription id before the first EOSE in full', async () => {
+    const writer = await rawClient(stack.url(relayKey, stack.token(relayKey)))
+    const { note } = await import('../helpers/nostr.js')
+    const event = note('reused subscription id')
+    writer.send(['EVENT', event])
+    await writer.next((m) => Array.isArray(m) && m[0] === 'OK' && m[1] === event.id)
+    const c = await rawClient(stack.url(relayKey, stack.token(relayKey)))
+    c.send(['REQ', 'x', { ids: [event.id] }])
+    c.send(['REQ', 'x', { ids: [event.id] }])
+    const isEose = (m: unknown) => Array.isArray(m) && m[0] === 'EOSE'
+    await c.next((m) => isEose(m) && c.messages.filter(isEose).length === 2)
+    const events = c.messages.filter((m) => Array.isArray(m) && m[0] === 'EVENT')
+    expect(events).to.have.length(2)
+    writer.ws.close()
+    c.ws.close()
+  })
+
   it('refuses a flood beyond the queue bound with NOTICEs and serves what it admitted', async () => {
     const c = await rawClient(stack.url(relayKey, stack.token(relayKey)))
     for (let i = 0; i < 40; i++) c.send(['REQ', `f${i}`, { kinds: [1] }])
