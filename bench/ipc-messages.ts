@@ -1,0 +1,36 @@
+// The few messages the bench exchanges with its children over the IPC channel.
+
+/** Backend child to bench: every front is up. */
+export interface BackendReady {
+  type: 'ready'
+  directPort: number
+  pushPeer: string
+  pollPeer: string
+  pushRelayKey: string
+  pollRelayKey: string
+  /** A bare HyperDHT echo server, for the transport floor. */
+  echoKey: string
+}
+
+/** Bench to proxy child (bench/child-hooks.ts): collect garbage, then report memory. */
+export interface GcRequest {
+  type: 'gc'
+}
+
+/** Proxy child to bench: `process.memoryUsage()` right after two full collections. */
+export interface MemoryReport {
+  type: 'memory'
+  gc: boolean
+  rss: number
+  heapUsed: number
+  heapTotal: number
+  external: number
+  arrayBuffers: number
+}
+
+const typed = (m: unknown, type: string): boolean =>
+  typeof m === 'object' && m !== null && (m as { type?: unknown }).type === type
+
+export const isBackendReady = (m: unknown): m is BackendReady => typed(m, 'ready')
+export const isGcRequest = (m: unknown): m is GcRequest => typed(m, 'gc')
+export const isMemoryReport = (m: unknown): m is MemoryReport => typed(m, 'memory')

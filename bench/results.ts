@@ -1,0 +1,57 @@
+import type { ProfileSummary } from './cpu-profile.js'
+import type { MemoryReport } from './ipc-messages.js'
+import type { DeliveryResult } from './scenarios/delivery.js'
+import type { IdleTraffic } from './scenarios/idle-sessions.js'
+import type { ThroughputResult } from './scenarios/throughput.js'
+import type { Summary } from './stats.js'
+
+/** REQ -> EOSE round trips, direct and through the proxy, with the proxy's own view. */
+export interface RoundTripResult {
+  direct: Summary
+  proxy: Summary
+  /** Mean proxy -> worker request time in the window (pool metric, relay_post), ms. */
+  poolRequestMs: number
+  /** Mean client message -> worker answer time inside the proxy (forward metric), ms. */
+  forwardMs: number
+  /** Mean bytes on the worker link per request, each way (legacy byte-array bodies). */
+  requestBytes: number
+  answerBytes: number
+}
+
+export interface ThroughputRow extends ThroughputResult {
+  /** Fraction of one core per process during the window. */
+  cpu: Record<string, number>
+  /** Mean forward time in the proxy during the window, ms (NaN for direct). */
+  forwardMs: number
+  /** Mean bytes on the worker link per request, each way (NaN for direct). */
+  requestBytes: number
+  answerBytes: number
+}
+
+/** Scenarios 1-3, against the first proxy. */
+export interface LoadResults {
+  /** `stored`: the REQ returns 3 stored events; `empty`: only EOSE. */
+  roundTrip: Record<'stored' | 'empty', RoundTripResult>
+  /** A frame answered by the server itself (NOTICE for non-JSON): the client socket hop. */
+  clientHop: { direct: Summary; proxy: Summary }
+  /** Raw HyperDHT echo round trips to the backend, by message size in bytes. */
+  echo: Record<number, Summary>
+  delivery: Record<'direct' | 'push' | 'poll', DeliveryResult & { summary: Summary }>
+  throughput: Record<'req' | 'event', Record<'direct' | 'proxy', ThroughputRow>>
+}
+
+/** Scenarios 4-5, against a fresh proxy. */
+export interface IdleResults {
+  sessions: number
+  before: MemoryReport & { procRss: number }
+  after: MemoryReport & { procRss: number }
+  openMs: number
+  push: IdleTraffic
+  pollSessions: number
+  poll: IdleTraffic
+}
+
+export interface BenchResults extends LoadResults {
+  idle: IdleResults
+  profile: ProfileSummary | null
+}
