@@ -257,7 +257,7 @@ export class RelaySession {
       method: 'POST',
       path: this.#postPath,
       headers: this.#headers,
-      body: Buffer.from(`{"message":${text},"connectionKey":"${this.connectionKey}"}`),
+      body: `{"message":${text},"connectionKey":"${this.connectionKey}"}`,
     })
     this.#ctx.metrics.forwardSeconds.observe((performance.now() - started) / 1000)
     if (res.statusCode !== 200) {

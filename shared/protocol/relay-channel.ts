@@ -23,6 +23,7 @@ import type {
   JsonObject,
   RelayRequest,
   RelayResponse,
+  Sendable,
 } from './wire.js'
 
 /** Options of {@link RelayChannel}. */
@@ -52,7 +53,8 @@ export interface OutgoingRequest {
   method: string
   path: string
   headers?: Headers
-  body?: Buffer | null
+  /** Bytes, or text (sent as a JSON string when `text-body` was negotiated). */
+  body?: Buffer | string | null
 }
 
 interface Pending {
@@ -74,8 +76,10 @@ const EMPTY_HEADERS: Headers = Object.freeze({}) as Headers
  */
 export class RelayChannel<Ctx = unknown> extends EventEmitter {
   readonly #channel: Channel<Handshake | null>
-  readonly #request: ProtomuxMessage<RelayRequest | null>
-  readonly #response: ProtomuxMessage<RelayResponse | null>
+  readonly #request: ProtomuxMessage<Sendable<RelayRequest> | null>
+  readonly #response: ProtomuxMessage<Sendable<RelayResponse> | null>
+  /** Both ends speak `text-body`: UTF-8 bodies go as JSON strings. */
+  #textBody = false
   readonly #wsframe: ProtomuxMessage<JsonObject | null>
   readonly #healthCheck: ProtomuxMessage<HealthCheck | null>
   readonly #healthResponse: ProtomuxMessage<HealthResponse | null>
@@ -118,11 +122,11 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
     // Slot order is the wire contract (wire.ts Slot); never reorder.
     this.#request = channel.addMessage({
       encoding: requestEncoding,
-      onmessage: (m) => this.#onRequest(m),
+      onmessage: (m) => this.#onRequest(m as RelayRequest | null),
     })
     this.#response = channel.addMessage({
       encoding: responseEncoding,
-      onmessage: (m) => this.#onResponse(m),
+      onmessage: (m) => this.#onResponse(m as RelayResponse | null),
     })
     this.#wsframe = channel.addMessage({
       encoding: objectEncoding,
@@ -209,6 +213,7 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
       path: req.path,
       headers: req.headers ?? EMPTY_HEADERS,
       body: req.body ?? null,
+      textBody: this.#textBody,
     })
     return promise
   }
@@ -272,6 +277,7 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
     } else {
       this.#remote = handshake
     }
+    this.#textBody = this.supports(Capability.TEXT_BODY)
     this.#resolveOpened(this.#remote)
     this.emit('open', this.#remote)
   }
@@ -369,7 +375,13 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
       }
       body = null
     }
-    this.#response.send({ id: req.id, statusCode: res.statusCode, headers, body })
+    this.#response.send({
+      id: req.id,
+      statusCode: res.statusCode,
+      headers,
+      body,
+      textBody: this.#textBody,
+    })
   }
 
   #timestamp(): string {

@@ -34,6 +34,7 @@ export const DEFAULT_PEER_POLICY: PeerPolicy = {
     Capability.WEBSOCKET,
     Capability.HEALTH,
     Capability.PUSH,
+    Capability.TEXT_BODY,
     Capability.RELAY_INFO,
   ],
   requestTimeoutMs: 30_000,

@@ -17,6 +17,8 @@ export interface RelayHostOptions {
   relays?: HostedRelay[]
   /** Offer the push extension to gateways that advertise it. Default true. */
   push?: boolean
+  /** Offer the text-body extension (UTF-8 bodies as JSON strings). Default true. */
+  textBody?: boolean
   /** Checks a client token for a relay (header `x-auth-token`); default accepts all. */
   verifyToken?: (token: string | undefined, relayKey: string) => boolean
   /** Queued output lines kept per connection for polling; oldest dropped past it. */
@@ -67,6 +69,7 @@ export class RelayHost {
     this.#opts = opts
     this.#capabilities = [...LEGACY_CAPABILITIES]
     if (opts.push !== false) this.#capabilities.push(Capability.PUSH)
+    if (opts.textBody !== false) this.#capabilities.push(Capability.TEXT_BODY)
     if (opts.relays?.some((r) => r.info !== undefined))
       this.#capabilities.push(Capability.RELAY_INFO)
     for (const relay of opts.relays ?? []) this.addRelay(relay)

@@ -140,6 +140,7 @@ describe('PeerPool on the loopback testnet', function () {
       const subscriber = ck()
       await pool.request(w.publicKey, post(w.relayKey, subscriber, ['REQ', 's', { kinds: [1] }]))
       expect(pool.peer(w.publicKey).supports('push')).to.equal(true)
+      expect(pool.peer(w.publicKey).supports('text-body')).to.equal(true)
       const pushed = once(pool, 'wsframe') as Promise<[string, JsonObject]>
       const ev = note('pushed')
       await pool.request(w.publicKey, post(w.relayKey, ck(), ['EVENT', ev]))
@@ -222,6 +223,9 @@ describe('PeerPool on the loopback testnet', function () {
       expect(health?.status).to.equal('healthy')
       expect(peer.handshakes[0]).to.include({ role: 'gateway', isGateway: true, isServer: false })
       expect(peer.requests.some((r) => r.path === '/identify-gateway')).to.equal(true)
+      // A legacy peer never negotiated text-body: bodies reach it as number arrays.
+      const identify = peer.requests.find((r) => r.path === '/identify-gateway')
+      expect(Array.isArray(identify?.body)).to.equal(true)
     })
 
     it('marks a worker that stops answering health checks unhealthy, then down', async () => {

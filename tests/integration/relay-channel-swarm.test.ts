@@ -70,6 +70,7 @@ describe('relay-v2 channel over a real Hyperswarm connection (loopback testnet)'
     expect(gatewayChannel.remoteHandshake?.isServer).to.equal(true)
     expect(gatewayChannel.supports('push')).to.equal(false)
     expect(gatewayChannel.supports('health')).to.equal(true)
+    expect(gatewayChannel.supports('text-body')).to.equal(false)
   })
 
   it('round-trips requests with params, query and bodies', async () => {

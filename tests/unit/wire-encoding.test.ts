@@ -109,6 +109,49 @@ describe('relay-v2 request and response encodings', () => {
     expect(decode(responseEncoding, Buffer.from([200, 1, 2]))).to.equal(null)
   })
 
+  it('send UTF-8 bodies as JSON strings once text-body is negotiated, bytes as arrays', () => {
+    const text = '{"message":["REQ","s",{"kinds":[1]}],"note":"é \\" \u2028"}'
+    const asText = encode(requestEncoding, {
+      id: 1,
+      method: 'POST',
+      path: '/p',
+      headers: {},
+      body: Buffer.from(text),
+      textBody: true,
+    })
+    expect(asText.toString()).to.include(`"body":${JSON.stringify(text)}`)
+    expect(decode(requestEncoding, asText)?.body?.toString()).to.equal(text)
+    const fromString = encode(requestEncoding, {
+      id: 1,
+      method: 'POST',
+      path: '/p',
+      headers: {},
+      body: text,
+      textBody: true,
+    })
+    expect(fromString).to.deep.equal(asText)
+    const binary = Buffer.from([0xff, 0xfe, 0x00, 0x80])
+    const asBytes = encode(requestEncoding, {
+      id: 2,
+      method: 'POST',
+      path: '/p',
+      headers: {},
+      body: binary,
+      textBody: true,
+    })
+    expect(asBytes.toString()).to.include('"body":[255,254,0,128]')
+    expect(decode(requestEncoding, asBytes)?.body).to.deep.equal(binary)
+    // Without the flag a string body still goes out in the legacy form.
+    const legacy = encode(requestEncoding, {
+      id: 3,
+      method: 'POST',
+      path: '/p',
+      headers: {},
+      body: 'hi',
+    })
+    expect(legacy.toString()).to.include('"body":[104,105]')
+  })
+
   it('read byte arrays strictly and wrap values as Buffer.from does', () => {
     const read = (s: string) => readByteArray(Buffer.from(s), 0, s.length)
     expect(read('[0,255,256,1000]')).to.deep.equal(Buffer.from([0, 255, 256, 1000]))
