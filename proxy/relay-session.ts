@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { WebSocket } from 'ws'
 import { ErrorCode, GatewayError } from '../shared/errors.js'
-import type { Headers } from '../shared/protocol/wire.js'
+import type { Headers, RelayResponse } from '../shared/protocol/wire.js'
 import { Capability } from '../shared/protocol/wire.js'
 import type { Registration } from '../shared/store/gateway-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
@@ -52,6 +52,8 @@ interface Subscription {
 }
 
 const SEEN_PER_SUBSCRIPTION = 256
+/** Client messages in flight at once to a worker that offers `pipeline`. */
+const PIPELINE_DEPTH = 16
 const RETRYABLE = new Set<string>([
   ErrorCode.PEER_UNREACHABLE,
   ErrorCode.CHANNEL_CLOSED,
@@ -215,33 +217,36 @@ export class RelaySession {
     this.#pump()
   }
 
-  // One worker call at a time per session: that is what keeps replies in order.
+  // Messages go out in batches: one at a time to legacy workers, up to
+  // PIPELINE_DEPTH at once to workers that promise per-connection ordering
+  // (`pipeline`). Answers are always relayed in the clients' order.
   async #pump(): Promise<void> {
     if (this.#pumping) return
     this.#pumping = true
+    // Yield once, so messages that arrived together (admitted in the same
+    // microtask wave) leave together in one batch.
+    await null
     try {
       while (!this.#closed) {
         if (this.#moveReason !== null) {
           if (!(await this.#failover(this.#moveReason))) return
           continue
         }
-        const next = this.#queue[0]
-        if (next === undefined) break
-        // Tracked when forwarded, not when admitted: a REQ reusing a subscription id
-        // must not reset that subscription while the previous answer is still coming.
-        if (!next.tracked) {
-          this.#track(next.message, next.text)
-          next.tracked = true
-        }
-        try {
-          await this.#forward(next.text)
-          this.#queue.shift()
-        } catch (err) {
-          if (!isRetryable(err)) {
+        if (this.#queue.length === 0) break
+        const batch = this.#takeBatch()
+        const results = await Promise.allSettled(batch.map((q) => this.#call(q.text)))
+        for (const result of results) {
+          if (this.#closed) return
+          if (result.status === 'fulfilled') {
             this.#queue.shift()
-            this.#notice(`error: ${(err as Error).message}`)
+            this.#relay(result.value)
+          } else if (!isRetryable(result.reason)) {
+            this.#queue.shift()
+            this.#notice(`error: ${(result.reason as Error).message}`)
           } else {
-            this.#moveReason = (err as Error).message
+            // This message and the rest of the batch stay queued for the next worker.
+            this.#moveReason = (result.reason as Error).message
+            break
           }
         }
       }
@@ -251,7 +256,32 @@ export class RelaySession {
     this.#schedulePoll()
   }
 
-  async #forward(text: string): Promise<void> {
+  // Tracked when batched, not when admitted, and a batch never touches one
+  // subscription twice: a REQ reusing an id must not reset that subscription
+  // while the previous answer is still coming.
+  #takeBatch(): Queued[] {
+    const peer = this.peer === null ? null : this.#ctx.pool.peer(this.peer)
+    const depth = peer?.supports(Capability.PIPELINE) === true ? PIPELINE_DEPTH : 1
+    const batch: Queued[] = []
+    let touched: Set<string> | null = null
+    for (const q of this.#queue) {
+      if (batch.length >= depth) break
+      const [verb, subId] = q.message
+      if ((verb === 'REQ' || verb === 'CLOSE') && typeof subId === 'string') {
+        touched ??= new Set()
+        if (touched.has(subId)) break
+        touched.add(subId)
+      }
+      if (!q.tracked) {
+        this.#track(q.message, q.text)
+        q.tracked = true
+      }
+      batch.push(q)
+    }
+    return batch
+  }
+
+  async #call(text: string): Promise<RelayResponse> {
     const started = performance.now()
     const res = await this.#ctx.pool.request(this.peer as string, {
       method: 'POST',
@@ -260,6 +290,10 @@ export class RelaySession {
       body: `{"message":${text},"connectionKey":"${this.connectionKey}"}`,
     })
     this.#ctx.metrics.forwardSeconds.observe((performance.now() - started) / 1000)
+    return res
+  }
+
+  #relay(res: RelayResponse): void {
     if (res.statusCode !== 200) {
       this.#notice(`error: relay answered ${res.statusCode}${errorText(res.body)}`)
       return
@@ -299,7 +333,7 @@ export class RelaySession {
         'session failover',
       )
       try {
-        for (const sub of this.#subs.values()) await this.#forward(sub.req)
+        for (const sub of this.#subs.values()) this.#relay(await this.#call(sub.req))
         this.#ctx.metrics.failovers.inc({ outcome: 'moved' })
         this.#moveReason = null
         this.#ctx.onFailover(this, [...tried][0] as string, next)

@@ -42,6 +42,11 @@ export const Capability = {
   HEALTH: 'health',
   TELEMETRY: 'telemetry',
   PUSH: 'push',
+  /**
+   * Ours: the worker handles the requests of one connectionKey in arrival
+   * order, so the gateway may have several in flight per client.
+   */
+  PIPELINE: 'pipeline',
   /** Ours: UTF-8 bodies may travel as JSON strings, about a third of the size. */
   TEXT_BODY: 'text-body',
   /** Ours: the worker serves `GET /relay-info/:identifier` (a NIP-11 document). */

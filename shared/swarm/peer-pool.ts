@@ -35,6 +35,7 @@ export const DEFAULT_PEER_POLICY: PeerPolicy = {
     Capability.HEALTH,
     Capability.PUSH,
     Capability.TEXT_BODY,
+    Capability.PIPELINE,
     Capability.RELAY_INFO,
   ],
   requestTimeoutMs: 30_000,

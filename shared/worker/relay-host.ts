@@ -38,6 +38,8 @@ interface ClientState {
   channel: RelayChannel | null
   queue: string[]
   lastSeen: number
+  /** Settles when this key's previous message is handled: keeps arrival order (`pipeline`). */
+  tail: Promise<unknown>
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' }
@@ -70,6 +72,8 @@ export class RelayHost {
     this.#capabilities = [...LEGACY_CAPABILITIES]
     if (opts.push !== false) this.#capabilities.push(Capability.PUSH)
     if (opts.textBody !== false) this.#capabilities.push(Capability.TEXT_BODY)
+    // Messages of one connectionKey are handled in arrival order (see #post).
+    this.#capabilities.push(Capability.PIPELINE)
     if (opts.relays?.some((r) => r.info !== undefined))
       this.#capabilities.push(Capability.RELAY_INFO)
     for (const relay of opts.relays ?? []) this.addRelay(relay)
@@ -189,7 +193,10 @@ export class RelayHost {
     if (message === undefined) return lines(['["NOTICE","error: message is not valid JSON"]'])
     const state = this.#client(key, relay)
     state.channel = channel
-    return lines(await relay.backend.handleMessage(key, message))
+    const handle = () => relay.backend.handleMessage(key, message)
+    const handled = state.tail.then(handle, handle)
+    state.tail = handled.catch(() => undefined)
+    return lines(await handled)
   }
 
   #poll(req: RouteRequest): RouteResponse {
@@ -244,7 +251,7 @@ export class RelayHost {
   #client(key: string, relay: HostedRelay): ClientState {
     let state = this.#clients.get(key)
     if (state === undefined) {
-      state = { relay, channel: null, queue: [], lastSeen: Date.now() }
+      state = { relay, channel: null, queue: [], lastSeen: Date.now(), tail: Promise.resolve() }
       this.#clients.set(key, state)
     }
     state.lastSeen = Date.now()

@@ -63,10 +63,12 @@ describe('RelayHost answers the legacy vector frames', () => {
     return decode(end.written[before] as Buffer)
   }
 
-  it('opens as a server advertising the legacy capabilities plus push and text-body', () => {
+  it('opens as a server advertising the legacy capabilities plus our extensions', () => {
     const open = (end.written[0] as Buffer).toString()
     expect(open).to.include('"isServer":true')
-    expect(open).to.include('"capabilities":["http","websocket","health","push","text-body"]')
+    expect(open).to.include(
+      '"capabilities":["http","websocket","health","push","text-body","pipeline"]',
+    )
   })
 
   it('answers the vector /post/relay request (REQ) with an EOSE line', async () => {
