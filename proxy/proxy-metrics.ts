@@ -21,15 +21,15 @@ export class ProxyMetrics {
   readonly failovers: Counter<'outcome'>
   readonly httpForwards: Counter<'route' | 'status'>
   readonly polls: Counter
-  // Per-message counters keep their children so the hot path does no label hashing.
-  readonly messagesIn: { inc(n?: number): void }
-  readonly messagesOut: { inc(n?: number): void }
-  readonly bytesIn: { inc(n?: number): void }
-  readonly bytesOut: { inc(n?: number): void }
-  readonly #deliveries: Counter<'mode'>
+  // The per-message counters are plain numbers, published when /metrics is
+  // scraped: a prom-client inc() hashes its labels every time, even on a child.
+  readonly messagesIn = { value: 0, inc: (n = 1) => void (this.messagesIn.value += n) }
+  readonly messagesOut = { value: 0, inc: (n = 1) => void (this.messagesOut.value += n) }
+  readonly bytesIn = { value: 0, inc: (n = 1) => void (this.bytesIn.value += n) }
+  readonly bytesOut = { value: 0, inc: (n = 1) => void (this.bytesOut.value += n) }
+  readonly #deliveredCount: Record<DeliveryMode, number> = { response: 0, push: 0, poll: 0 }
   readonly #tokenRejections: Counter<'reason'>
   readonly #limitHits: Counter<'limit'>
-  readonly #delivery: Record<DeliveryMode, { inc(n?: number): void }>
 
   constructor(registry: Registry) {
     const registers = [registry]
@@ -49,39 +49,48 @@ export class ProxyMetrics {
       labelNames: ['code'],
       registers,
     })
-    const messages = new Counter({
+    const counts = { messagesIn: this.messagesIn, messagesOut: this.messagesOut }
+    new Counter({
       name: 'hypertuna_gateway_proxy_messages_total',
       help: 'Nostr messages relayed, by direction (in: from clients, out: to clients)',
       labelNames: ['direction'],
       registers,
+      collect() {
+        this.reset()
+        this.inc({ direction: 'in' }, counts.messagesIn.value)
+        this.inc({ direction: 'out' }, counts.messagesOut.value)
+      },
     })
-    const bytes = new Counter({
+    const bytes = { bytesIn: this.bytesIn, bytesOut: this.bytesOut }
+    new Counter({
       name: 'hypertuna_gateway_proxy_bytes_total',
       help: 'WebSocket payload bytes relayed, by direction',
       labelNames: ['direction'],
       registers,
+      collect() {
+        this.reset()
+        this.inc({ direction: 'in' }, bytes.bytesIn.value)
+        this.inc({ direction: 'out' }, bytes.bytesOut.value)
+      },
     })
-    this.messagesIn = messages.labels('in')
-    this.messagesOut = messages.labels('out')
-    this.bytesIn = bytes.labels('in')
-    this.bytesOut = bytes.labels('out')
     this.forwardSeconds = new Histogram({
       name: 'hypertuna_gateway_proxy_forward_seconds',
       help: 'Time from a client message to the worker answer being sent back',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     })
-    this.#deliveries = new Counter({
+    const delivered = this.#deliveredCount
+    new Counter({
       name: 'hypertuna_gateway_proxy_deliveries_total',
       help: 'Relay messages delivered to clients, by path (response, push, poll)',
       labelNames: ['mode'],
       registers,
+      collect() {
+        this.reset()
+        for (const mode of ['response', 'push', 'poll'] as const)
+          this.inc({ mode }, delivered[mode])
+      },
     })
-    this.#delivery = {
-      response: this.#deliveries.labels('response'),
-      push: this.#deliveries.labels('push'),
-      poll: this.#deliveries.labels('poll'),
-    }
     this.polls = new Counter({
       name: 'hypertuna_gateway_proxy_polls_total',
       help: 'GET /get/relay polls sent to workers without push',
@@ -114,7 +123,7 @@ export class ProxyMetrics {
   }
 
   delivered(mode: DeliveryMode, n = 1): void {
-    this.#delivery[mode].inc(n)
+    this.#deliveredCount[mode] += n
   }
 
   tokenRejected(reason: TokenRejection): void {

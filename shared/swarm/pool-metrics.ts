@@ -37,8 +37,8 @@ export class PoolMetrics {
   readonly requestLatency: Histogram<'route'>
   readonly protocolErrors: Counter
   readonly #requests: Counter<'route' | 'outcome'>
-  // prom-client hashes label objects on every inc(); the per-message path
-  // reuses one child per label pair instead.
+  // One child per label pair, so the per-message path builds no label objects
+  // (prom-client still hashes the labels on each inc; ~0.1 us).
   readonly #requestChildren = new Map<string, { inc(): void }>()
   readonly #latencyChildren = new Map<string, { observe(v: number): void }>()
 
