@@ -8,8 +8,8 @@ import type { Registration } from '../shared/store/gateway-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import type { PeerState } from '../shared/swarm/select-peer.js'
 import { CloseCode } from './close-codes.js'
-import { lineEventId, lineSubscription, lineVerb } from './nostr-line.js'
 import type { DeliveryMode, LimitName, ProxyMetrics } from './proxy-metrics.js'
+import { SubscriptionBook } from './subscription-book.js'
 
 /** Shared, per-process dependencies of every session. */
 export interface SessionContext {
@@ -43,15 +43,6 @@ interface Queued {
   tracked: boolean
 }
 
-interface Subscription {
-  /** The client's REQ text, replayed verbatim on another worker. */
-  req: string
-  eose: boolean
-  /** Recently delivered event ids, to drop repeats after a replay. */
-  seen: Set<string>
-}
-
-const SEEN_PER_SUBSCRIPTION = 256
 /** Client messages in flight at once to a worker that offers `pipeline`. */
 const PIPELINE_DEPTH = 16
 const RETRYABLE = new Set<string>([
@@ -79,7 +70,7 @@ export class RelaySession {
   readonly #headers: Headers
   readonly #postPath: string
   readonly #pollPath: string
-  readonly #subs = new Map<string, Subscription>()
+  readonly #subs = new SubscriptionBook()
   readonly #queue: Queued[] = []
   /** Messages accepted off the socket but still awaiting the rate limiter. */
   #admitting = 0
@@ -105,7 +96,7 @@ export class RelaySession {
 
   /** Open subscription ids, for tests and diagnostics. */
   get subscriptionIds(): string[] {
-    return [...this.#subs.keys()]
+    return this.#subs.ids()
   }
 
   /** Picks a worker; false (and the socket closed 1013) when the relay has none. */
@@ -204,13 +195,6 @@ export class RelaySession {
     )
   }
 
-  #track(message: unknown[], text: string): void {
-    const [verb, subId] = message
-    if (typeof subId !== 'string') return
-    if (verb === 'REQ') this.#subs.set(subId, { req: text, eose: false, seen: new Set() })
-    else if (verb === 'CLOSE') this.#subs.delete(subId)
-  }
-
   #requestMove(reason: string): void {
     if (this.#closed || this.#moveReason !== null) return
     this.#moveReason = reason
@@ -273,7 +257,7 @@ export class RelaySession {
         touched.add(subId)
       }
       if (!q.tracked) {
-        this.#track(q.message, q.text)
+        this.#subs.track(q.message, q.text)
         q.tracked = true
       }
       batch.push(q)
@@ -333,7 +317,7 @@ export class RelaySession {
         'session failover',
       )
       try {
-        for (const sub of this.#subs.values()) this.#relay(await this.#call(sub.req))
+        for (const req of this.#subs.replays()) this.#relay(await this.#call(req))
         this.#ctx.metrics.failovers.inc({ outcome: 'moved' })
         this.#moveReason = null
         this.#ctx.onFailover(this, [...tried][0] as string, next)
@@ -380,13 +364,7 @@ export class RelaySession {
 
   #send(line: string, mode: DeliveryMode): void {
     if (this.#closed) return
-    const verb = lineVerb(line)
-    if (verb === 'EVENT' || verb === 'EOSE' || verb === 'CLOSED') {
-      const subId = lineSubscription(line, verb)
-      const sub = subId === null ? undefined : this.#subs.get(subId)
-      if (sub !== undefined && !this.#admit(sub, verb, line)) return
-      if (verb === 'CLOSED' && subId !== null) this.#subs.delete(subId)
-    }
+    if (!this.#subs.admit(line)) return
     const ws = this.#ws
     if (ws.bufferedAmount > this.#ctx.maxBufferedBytes) {
       this.#ctx.metrics.limitHit('slow_client')
@@ -398,23 +376,6 @@ export class RelaySession {
     m.messagesOut.inc()
     m.bytesOut.inc(line.length)
     m.delivered(mode)
-  }
-
-  // Drops what a replay repeats: events already delivered and a second EOSE.
-  #admit(sub: Subscription, verb: string, line: string): boolean {
-    if (verb === 'EOSE') {
-      if (sub.eose) return false
-      sub.eose = true
-      return true
-    }
-    if (verb !== 'EVENT') return true
-    const id = lineEventId(line)
-    if (id === null) return true
-    if (sub.seen.has(id)) return false
-    sub.seen.add(id)
-    if (sub.seen.size > SEEN_PER_SUBSCRIPTION)
-      sub.seen.delete(sub.seen.values().next().value as string)
-    return true
   }
 
   #notice(text: string): void {
@@ -444,7 +405,7 @@ export class RelaySession {
   // understands that), then, with push, drop the whole connectionKey.
   #releaseAtWorker(peer: string): void {
     const pool = this.#ctx.pool
-    for (const subId of this.#subs.keys()) {
+    for (const subId of this.#subs.ids()) {
       const body = Buffer.from(
         `{"message":${JSON.stringify(['CLOSE', subId])},"connectionKey":"${this.connectionKey}"}`,
       )
