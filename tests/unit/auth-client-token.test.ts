@@ -1,6 +1,6 @@
 import { expect } from 'chai'
+import { vectors } from '../helpers/vectors.js'
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import {
   DEFAULT_CLIENT_TOKEN_TTL_MS,
   MAX_CLIENT_TOKEN_LENGTH,
@@ -17,20 +17,6 @@ interface TokenVector {
   payload: { relayKey: string; expiresAt: number; scope: string; issuedAt: number }
   token: string
 }
-
-interface Vectors {
-  secret: string
-  tokens: TokenVector[]
-  registration: {
-    body: { registration: Record<string, unknown>; signature: string }
-    deleteSignature: { relayKey: string; signature: string }
-  }
-}
-
-// Compiled to dist/tests/unit; the fixture stays in the source tree.
-const vectors = JSON.parse(
-  readFileSync(new URL('../../../tests/fixtures/relay-v2.json', import.meta.url), 'utf8'),
-) as Vectors
 
 const SECRET = vectors.secret
 const VECTOR = vectors.tokens[0] as TokenVector
@@ -71,7 +57,7 @@ function randomString(length: number, alphabet: string): string {
 
 describe('auth: client tokens', () => {
   describe('legacy vectors', () => {
-    for (const [i, vector] of vectors.tokens.entries()) {
+    for (const [i, vector] of (vectors.tokens as TokenVector[]).entries()) {
       it(`reproduces vector token ${i} byte for byte`, () => {
         const { relayKey, issuedAt, expiresAt } = vector.payload
         expect(issueClientToken(SECRET, { relayKey, issuedAt, expiresAt })).to.equal(vector.token)

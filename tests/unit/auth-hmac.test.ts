@@ -1,15 +1,7 @@
 import { expect } from 'chai'
+import { thrown } from '../helpers/thrown.js'
 import { ErrorCode, GatewayError } from '../../shared/errors.js'
 import { assertSecret, hmacHex, safeEqualHex } from '../../shared/auth/hmac.js'
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (err) {
-    return err
-  }
-  return undefined
-}
 
 describe('auth: hmac', () => {
   describe('hmacHex', () => {

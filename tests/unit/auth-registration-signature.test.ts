@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { readFileSync } from 'node:fs'
+import { vectors } from '../helpers/vectors.js'
 import { hmacHex } from '../../shared/auth/hmac.js'
 import {
   signDelete,
@@ -12,20 +12,6 @@ import {
 import type { DeleteRequest } from '../../shared/auth/registration-signature.js'
 import { stableStringify } from '../../shared/auth/stable-stringify.js'
 import { ErrorCode, GatewayError } from '../../shared/errors.js'
-
-interface Vectors {
-  secret: string
-  tokens: Array<{ payload: Record<string, unknown>; token: string }>
-  registration: {
-    body: { registration: Record<string, unknown>; signature: string }
-    deleteSignature: { relayKey: string; signature: string }
-  }
-}
-
-// Compiled to dist/tests/unit; the fixture stays in the source tree.
-const vectors = JSON.parse(
-  readFileSync(new URL('../../../tests/fixtures/relay-v2.json', import.meta.url), 'utf8'),
-) as Vectors
 
 const SECRET = vectors.secret
 const { registration: REGISTRATION, signature: SIGNATURE } = vectors.registration.body

@@ -1,15 +1,7 @@
 import { expect } from 'chai'
-import { readFileSync } from 'node:fs'
+import { thrown } from '../helpers/thrown.js'
+import { vectors } from '../helpers/vectors.js'
 import { stableStringify } from '../../shared/auth/stable-stringify.js'
-
-interface Vectors {
-  tokens: Array<{ payload: Record<string, unknown>; token: string }>
-}
-
-// Compiled to dist/tests/unit; the fixture stays in the source tree.
-const vectors = JSON.parse(
-  readFileSync(new URL('../../../tests/fixtures/relay-v2.json', import.meta.url), 'utf8'),
-) as Vectors
 
 // The legacy worker's algorithm: a JSON.stringify replacer that rebuilds every non-array
 // object with sorted keys. Used as the reference for JSON-shaped data.
@@ -82,15 +74,6 @@ function randomJson(rand: () => number, depth: number): unknown {
       return object
     }
   }
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (err) {
-    return err
-  }
-  return undefined
 }
 
 describe('auth: stableStringify', () => {
