@@ -47,13 +47,8 @@ export function registerTokenRoutes(app: FastifyInstance, context: RouteContext)
       const secret = requireSecret(context)
       const body = await authenticate(context, secret, request, tokenIssueSchema)
       const ttlSeconds = tokenTtl(context, body.ttl)
-      if ((await context.store.getRegistration(body.relayKey)) === null) throw relayNotFound()
-      const issued = await issue(context, secret, body.relayKey, ttlSeconds)
-      request.log.info(
-        { relayKey: body.relayKey, seq: issued.seq, ttlSeconds, decision: 'accepted' },
-        'token issued',
-      )
-      return issued
+      await requireRegistration(context, body.relayKey)
+      return issueLogged(context, request, secret, body.relayKey, ttlSeconds, 'token issued')
     }),
   )
 
@@ -63,16 +58,11 @@ export function registerTokenRoutes(app: FastifyInstance, context: RouteContext)
       const body = await authenticate(context, secret, request, tokenRefreshSchema)
       const old = checkToken(context, secret, body.relayKey, body.token)
       const ttlSeconds = tokenTtl(context, body.ttl ?? lifetimeSeconds(old, context))
-      if ((await context.store.getRegistration(body.relayKey)) === null) throw relayNotFound()
+      await requireRegistration(context, body.relayKey)
       if (isTokenRevoked(await context.store.getTokenState(body.relayKey), old)) {
         throw new HttpError(403, RegistrarErrorCode.TOKEN_REVOKED, 'the token was revoked')
       }
-      const issued = await issue(context, secret, body.relayKey, ttlSeconds)
-      request.log.info(
-        { relayKey: body.relayKey, seq: issued.seq, ttlSeconds, decision: 'accepted' },
-        'token refreshed',
-      )
-      return issued
+      return issueLogged(context, request, secret, body.relayKey, ttlSeconds, 'token refreshed')
     }),
   )
 
@@ -171,4 +161,21 @@ async function issue(
   const expiresAt = issuedAt + ttlSeconds * 1000
   const token = issueClientToken(secret, { relayKey, issuedAt, expiresAt, extra: { seq } })
   return { status: 'ok', token, issuedAt, expiresAt, seq }
+}
+
+async function requireRegistration(context: RouteContext, relayKey: string): Promise<void> {
+  if ((await context.store.getRegistration(relayKey)) === null) throw relayNotFound()
+}
+
+async function issueLogged(
+  context: RouteContext,
+  request: TokenRequest,
+  secret: string,
+  relayKey: string,
+  ttlSeconds: number,
+  what: string,
+): Promise<IssuedToken> {
+  const issued = await issue(context, secret, relayKey, ttlSeconds)
+  request.log.info({ relayKey, seq: issued.seq, ttlSeconds, decision: 'accepted' }, what)
+  return issued
 }
