@@ -125,10 +125,13 @@ export class PeerConnection extends EventEmitter {
   /** Sends a request over the open channel, tracking load, latency and outcome. */
   async request(req: OutgoingRequest, timeoutMs?: number): Promise<RelayResponse> {
     const route = routeClass(req.path)
-    await this.whenOpen().catch((err: unknown) => {
-      this.#host.metrics.request(route, 'unreachable', null)
-      throw err
-    })
+    // The common case, an open channel, costs no promise or closure here.
+    if (!this.isOpen) {
+      await this.whenOpen().catch((err: unknown) => {
+        this.#host.metrics.request(route, 'unreachable', null)
+        throw err
+      })
+    }
     const channel = this.#channel as RelayChannel
     this.inflight++
     this.lastUsed = Date.now()
