@@ -5,6 +5,7 @@ import { ErrorCode, GatewayError } from '../shared/errors.js'
 import type { Headers, RelayResponse } from '../shared/protocol/wire.js'
 import { Capability } from '../shared/protocol/wire.js'
 import type { Registration } from '../shared/store/gateway-store.js'
+import type { PeerLease } from '../shared/swarm/peer-lease.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import type { PeerState } from '../shared/swarm/select-peer.js'
 import { CloseCode } from './close-codes.js'
@@ -63,6 +64,7 @@ export class RelaySession {
   readonly connectionKey = randomBytes(16).toString('hex')
   readonly identity: SessionIdentity
   peer: string | null = null
+  #lease: PeerLease | null = null
   /** Cleared by each ping, set by each pong: the registry reaps the silent. */
   alive = true
   readonly #ws: WebSocket
@@ -107,7 +109,7 @@ export class RelaySession {
       return false
     }
     this.peer = peer
-    this.#ctx.pool.retain(peer)
+    this.#lease = this.#ctx.pool.lease(peer)
     this.#ws.on('message', (data, isBinary) => this.#onClientMessage(data as Buffer, isBinary))
     this.#ws.on('pong', () => {
       this.alive = true
@@ -309,8 +311,8 @@ export class RelaySession {
         this.close(CloseCode.NO_PEER, 'no peer available', `Error: ${reason}`)
         return false
       }
-      pool.release(current)
-      pool.retain(next)
+      this.#lease?.release()
+      this.#lease = pool.lease(next)
       this.peer = current = next
       this.#ctx.logger.info(
         { connectionKey: this.connectionKey, peer: next, reason },
@@ -398,7 +400,8 @@ export class RelaySession {
     const peer = this.peer
     if (peer === null) return
     this.#releaseAtWorker(peer)
-    this.#ctx.pool.release(peer)
+    this.#lease?.release()
+    this.#lease = null
   }
 
   // Workers have no disconnect route: CLOSE each subscription (any worker

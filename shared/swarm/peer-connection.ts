@@ -9,6 +9,7 @@ import { backoffDelay } from './backoff.js'
 import type { BackoffOptions } from './backoff.js'
 import type { PoolMetrics, RequestOutcome } from './pool-metrics.js'
 import { routeClass } from './pool-metrics.js'
+import type { PeerLease } from './peer-lease.js'
 import type { PeerState } from './select-peer.js'
 
 /** Timings and policy shared by every pooled peer. */
@@ -51,8 +52,9 @@ export class PeerConnection extends EventEmitter {
   state: PeerState = 'down'
   latencyMs: number | null = null
   inflight = 0
-  sessions = 0
   lastUsed = Date.now()
+  /** Live leases (see PeerPool.lease); the pool keeps the connection while any exist. */
+  readonly leases = new Set<PeerLease>()
   readonly #policy: PeerPolicy
   readonly #host: PeerHost
   #stream: NoiseSecretStream | null = null
@@ -71,6 +73,11 @@ export class PeerConnection extends EventEmitter {
     this.key = publicKey.toString('hex')
     this.#policy = policy
     this.#host = host
+  }
+
+  /** Sessions routed here: one per live lease. */
+  get sessions(): number {
+    return this.leases.size
   }
 
   /** The open channel, if any. */

@@ -9,6 +9,7 @@ import type { OutgoingRequest } from '../protocol/relay-channel.js'
 import { Capability, DISCOVERY_TOPIC } from '../protocol/wire.js'
 import type { JsonObject, RelayResponse } from '../protocol/wire.js'
 import { PeerConnection } from './peer-connection.js'
+import { PeerLease } from './peer-lease.js'
 import type { PeerHost, PeerPolicy } from './peer-connection.js'
 import { PoolMetrics } from './pool-metrics.js'
 import { selectPeer } from './select-peer.js'
@@ -188,18 +189,18 @@ export class PeerPool extends EventEmitter {
     return this.peer(key).request(req, opts.timeoutMs)
   }
 
-  /** Marks a session as using `key`, so the connection is kept while it lives. */
-  retain(key: string): PeerConnection {
+  /**
+   * Claims `key` for a session (or any long-lived user): the connection is
+   * kept, and counted in selection, until the returned lease is released.
+   */
+  lease(key: string): PeerLease {
     const conn = this.peer(key)
-    conn.sessions++
-    return conn
-  }
-
-  release(key: string): void {
-    const conn = this.#peers.get(key)
-    if (conn === undefined) return
-    conn.sessions = Math.max(0, conn.sessions - 1)
-    conn.lastUsed = Date.now()
+    const lease = new PeerLease(conn, (l) => {
+      conn.leases.delete(l)
+      conn.lastUsed = Date.now()
+    })
+    conn.leases.add(lease)
+    return lease
   }
 
   sendWsFrame(key: string, frame: JsonObject): boolean {

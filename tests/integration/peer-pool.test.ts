@@ -259,7 +259,7 @@ describe('PeerPool on the loopback testnet', function () {
       for (let i = 0; i < 6; i++) {
         const key = pool.select(keys) as string
         picks.push(key)
-        pool.retain(key)
+        pool.lease(key)
       }
       expect(picks.filter((k) => k === a.publicKey)).to.have.length(3)
       expect(picks.filter((k) => k === b.publicKey)).to.have.length(3)
@@ -267,7 +267,7 @@ describe('PeerPool on the loopback testnet', function () {
       const unhealthy = waitState(pool, b.publicKey, 'unhealthy')
       b.answerHealth = false
       await unhealthy
-      for (let i = 0; i < 3; i++) pool.retain(a.publicKey)
+      for (let i = 0; i < 3; i++) pool.lease(a.publicKey)
       expect(pool.select(keys)).to.equal(a.publicKey)
       expect(pool.select(keys, new Set([a.publicKey]))).to.equal(b.publicKey)
     })

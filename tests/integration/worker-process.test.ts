@@ -80,7 +80,7 @@ describe('npm run worker as a child process', function () {
     workers.push(first)
     await pool.start()
     await pool.acquire(first.publicKey)
-    pool.retain(first.publicKey)
+    pool.lease(first.publicKey)
     expect(pool.snapshot(first.publicKey).state).to.equal('ready')
 
     const unhealthy = nextState(pool, first.publicKey, 'unhealthy')
