@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { GatewayError } from '../errors.js'
+import { ErrorCode, GatewayError } from '../errors.js'
 import type {
   ChangeListener,
   GatewayStore,
@@ -214,7 +214,7 @@ export class MemoryStore implements GatewayStore {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new GatewayError('STORE_CLOSED', 'store is closed')
+    if (this.#closed) throw new GatewayError(ErrorCode.STORE_CLOSED, 'store is closed')
   }
 
   #live<T>(map: Map<string, Expiring<T>>, key: string): T | null {

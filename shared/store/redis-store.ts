@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import { GatewayError } from '../errors.js'
+import { ErrorCode, GatewayError } from '../errors.js'
 import type { BackoffOptions } from '../swarm/backoff.js'
 import type {
   ChangeListener,
@@ -72,7 +72,10 @@ export class RedisStore implements GatewayStore {
     const endpoint = redisEndpoint(options.url)
     if (endpoint === null) {
       // Never echoes the URL: it may carry a password.
-      throw new GatewayError('CONFIG_INVALID', 'redis url must be a redis:// or rediss:// URL')
+      throw new GatewayError(
+        ErrorCode.CONFIG_INVALID,
+        'redis url must be a redis:// or rediss:// URL',
+      )
     }
     this.#log = options.logger.child({ component: 'redis-store', redis: endpoint })
     this.#prefix = options.prefix
@@ -278,15 +281,16 @@ export class RedisStore implements GatewayStore {
 
   #mapError(op: string, err: unknown): GatewayError {
     if (err instanceof GatewayError) return err
-    if (this.#closed) return new GatewayError('STORE_CLOSED', 'store is closed', { cause: err })
-    return new GatewayError('STORE_UNAVAILABLE', `redis ${op} failed`, {
+    if (this.#closed)
+      return new GatewayError(ErrorCode.STORE_CLOSED, 'store is closed', { cause: err })
+    return new GatewayError(ErrorCode.STORE_UNAVAILABLE, `redis ${op} failed`, {
       cause: err,
       details: { op },
     })
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new GatewayError('STORE_CLOSED', 'store is closed')
+    if (this.#closed) throw new GatewayError(ErrorCode.STORE_CLOSED, 'store is closed')
   }
 
   #subscribeFeed(feed: RedisConnection): void {
