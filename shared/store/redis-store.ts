@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { ErrorCode, GatewayError } from '../errors.js'
-import type { BackoffOptions } from '../swarm/backoff.js'
+import type { BackoffOptions } from '../retry/backoff.js'
 import type {
   ChangeListener,
   GatewayStore,
