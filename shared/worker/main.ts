@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { pino } from 'pino'
 import { loadConfig } from '../config/load-config.js'
 import { createLogger } from '../log/create-logger.js'
+import { crashOnUncaught } from '../process/crash-only.js'
 import { createSwarm, swarmOptions } from '../swarm/create-swarm.js'
 import { ExampleRelay } from './example-relay.js'
 import { RelayHost } from './relay-host.js'
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
     name: 'worker',
     destination: pino.destination(2),
   })
+  crashOnUncaught(logger)
   const swarm = createSwarm({
     ...swarmOptions(config.hyperswarm),
     ...(settings.seed === undefined ? {} : { seed: settings.seed }),
