@@ -42,6 +42,8 @@ export const RegistrarErrorCode = {
   NOT_FOUND: 'not_found',
   /** Too many requests from this client address; see `Retry-After`. */
   RATE_LIMITED: 'rate_limited',
+  /** An admin API call without the admin Bearer token, or with a wrong one. */
+  ADMIN_UNAUTHORIZED: 'admin_unauthorized',
   /** No registration secret is configured. */
   NOT_CONFIGURED: 'not_configured',
   /** The store cannot be reached; nothing was written. See `Retry-After`. */
