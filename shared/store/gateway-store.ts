@@ -16,6 +16,31 @@ export interface TokenState {
   revokedAt: number
 }
 
+/** What one proxy saw of one worker (pooled peer) when it last reported. */
+export interface PeerReportEntry {
+  /** The pool's state of the link (`connecting`, `ready`, `unhealthy`, `down`). */
+  state: string
+  sessions: number
+  latencyMs: number | null
+}
+
+/**
+ * A proxy's periodic snapshot for operators (admin API): its pooled peers and live sessions
+ * per relay. Each proxy rewrites its own with a short TTL, so a stopped proxy's report lapses.
+ */
+export interface ProxyReport {
+  /** Stable for the life of the proxy process (its swarm key). */
+  proxyId: string
+  /** ms since epoch, the proxy's clock. */
+  reportedAt: number
+  /** Live client sessions of this proxy. */
+  sessions: number
+  /** Live sessions per relay key (relays without sessions are absent). */
+  relays: Record<string, number>
+  /** Per pooled worker key. */
+  peers: Record<string, PeerReportEntry>
+}
+
 /** Usage counters kept per token (or other bounded key). */
 export type UsageCounters = Record<string, number>
 
@@ -66,6 +91,11 @@ export interface GatewayStore {
   /** Adds to usage counters of `key` (e.g. a token id). */
   addUsage(key: string, counters: UsageCounters): Promise<void>
   getUsage(key: string): Promise<UsageCounters>
+
+  /** Stores (replaces) a proxy's report for `ttlSeconds`. */
+  putProxyReport(report: ProxyReport, ttlSeconds: number): Promise<void>
+  /** Every proxy report that has not lapsed. */
+  listProxyReports(): Promise<ProxyReport[]>
 
   /** Subscribes to the change feed; returns an unsubscribe. */
   subscribe(listener: ChangeListener): () => void
