@@ -27,6 +27,8 @@ export const ErrorCode = {
   // stores
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
   STORE_CLOSED: 'STORE_CLOSED',
+  /** A registration's gatewayPath is held by another live relay (the claim is atomic). */
+  ALIAS_TAKEN: 'ALIAS_TAKEN',
   // registrar client (worker kit)
   REGISTRAR_UNREACHABLE: 'REGISTRAR_UNREACHABLE',
   REGISTRAR_REJECTED: 'REGISTRAR_REJECTED',
