@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client'
 import { RateLimiterMemory } from 'rate-limiter-flexible'
 import { WebSocketServer } from 'ws'
 import type { WebSocket } from 'ws'
+import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import { CloseCode } from './close-codes.js'
@@ -120,7 +121,7 @@ export class ProxyServer {
       perMessageDeflate: false,
       clientTracking: false,
     })
-    this.#server = createServer((req, res) => void this.#onRequest(req, res))
+    this.#server = createServer(SERVER_TIMEOUTS, (req, res) => void this.#onRequest(req, res))
     this.#server.on(
       'upgrade',
       (req: IncomingMessage, socket: Duplex, head: Buffer) =>
