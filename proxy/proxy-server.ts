@@ -8,6 +8,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible'
 import { WebSocketServer } from 'ws'
 import type { WebSocket } from 'ws'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
+import { RedisStore } from '../shared/store/redis-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import { CloseCode } from './close-codes.js'
 import { HttpForwarder, send } from './http-forwarder.js'
@@ -17,17 +18,18 @@ import { relayInfo, relayPage } from './relay-info.js'
 import { RelaySession } from './relay-session.js'
 import type { SessionContext } from './relay-session.js'
 import { relayTarget } from './relay-target.js'
+import { SenderLimits } from './sender-limits.js'
+import type { SenderLimitsConfig } from './sender-limits.js'
 import { SessionGate } from './session-gate.js'
 import type { Admission } from './session-gate.js'
 import { SessionRegistry } from './session-registry.js'
 
 /** Client-facing limits, each with a clear NOTICE or close code and a metric. */
-export interface ProxyLimits {
+export interface ProxyLimits extends SenderLimitsConfig {
   maxFrameBytes: number
   maxQueuedMessages: number
   maxBufferedBytes: number
-  maxSessionsPerToken: number
-  maxSessionsPerIp: number
+  maxSubscriptions: number
   messagesPerSecond: number
   pollIntervalMs: number
   pingIntervalMs: number
@@ -64,6 +66,7 @@ export class ProxyServer {
   readonly #wss: WebSocketServer
   readonly #cache: RegistrationCache
   readonly #gate: SessionGate
+  readonly #limits: SenderLimits
   readonly #forwarder: HttpForwarder
   readonly #ctx: SessionContext
   #closing: Promise<void> | null = null
@@ -80,14 +83,18 @@ export class ProxyServer {
       logger,
       cache: this.#cache,
       metrics: this.metrics,
-      maxSessionsPerToken: limits.maxSessionsPerToken,
-      maxSessionsPerIp: limits.maxSessionsPerIp,
       pingIntervalMs: limits.pingIntervalMs,
+    })
+    this.#limits = new SenderLimits({
+      ...limits,
+      redis: store instanceof RedisStore ? store.shared : null,
+      logger,
+      registry: opts.registry,
     })
     this.#gate = new SessionGate({
       secret: opts.secret,
       cache: this.#cache,
-      registry: this.sessions,
+      limits: this.#limits,
       metrics: this.metrics,
       logger,
       trustedProxies: new Set(opts.trustedProxies),
@@ -110,6 +117,7 @@ export class ProxyServer {
             return false
           },
         ),
+      allowPersonMessage: (pubkey) => this.#limits.allowMessage(pubkey),
       countUsage: (tokenId, messages, bytes) => this.sessions.countUsage(tokenId, messages, bytes),
       onClose: (session) => this.sessions.remove(session),
       onFailover: (session, from, to) => this.sessions.emit('failover', session, from, to),
@@ -169,6 +177,7 @@ export class ProxyServer {
     this.#server.closeAllConnections()
     await closed
     await this.sessions.close()
+    await this.#limits.close()
     this.#cache.close()
     this.#wss.close()
   }
@@ -186,7 +195,10 @@ export class ProxyServer {
         admission = { ok: false, code: CloseCode.INTERNAL, reason: 'internal error' }
       }
     }
-    if (socket.destroyed) return
+    if (socket.destroyed) {
+      if (admission.ok) admission.slot.release()
+      return
+    }
     // Legacy clients read the refusal from the close code, so complete the upgrade first.
     this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       if (!admission.ok) {
@@ -197,7 +209,11 @@ export class ProxyServer {
         return
       }
       const session = new RelaySession(ws, admission.identity, this.#ctx)
-      ws.once('close', (code: number) => this.metrics.sessionsClosed.inc({ code: String(code) }))
+      const { slot } = admission
+      ws.once('close', (code: number) => {
+        slot.release()
+        this.metrics.sessionsClosed.inc({ code: String(code) })
+      })
       this.sessions.add(session)
       if (session.start()) {
         this.#log.debug(
@@ -268,6 +284,8 @@ export class ProxyServer {
         software: 'hypertuna-gateway',
         version: this.#o.version ?? '0',
         maxMessageLength: this.#o.limits.maxFrameBytes,
+        maxSubscriptions: this.#o.limits.maxSubscriptions,
+        messagesPerSecond: this.#o.limits.messagesPerSecond,
       })
       return send(res, 200, doc, {
         'content-type': 'application/nostr+json',
