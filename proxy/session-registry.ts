@@ -39,6 +39,8 @@ export class SessionRegistry extends EventEmitter {
   readonly #opts: SessionRegistryOptions
   readonly #byKey = new Map<string, RelaySession>()
   readonly #usage = new Map<string, Usage>()
+  // Which relay a token is for, so usage is also kept per relay (admin API); pruned on flush.
+  readonly #tokenRelay = new Map<string, string>()
   readonly #onWsFrame: (peer: string, frame: JsonObject) => void
   readonly #onState: (peer: string, state: PeerState) => void
   readonly #onRevoked: (relayKey: string, state: TokenState) => void
@@ -78,6 +80,7 @@ export class SessionRegistry extends EventEmitter {
   add(session: RelaySession): void {
     this.#byKey.set(session.connectionKey, session)
     this.#usageOf(session.identity.tokenId).sessions++
+    this.#tokenRelay.set(session.identity.tokenId, session.identity.registration.relayKey)
     this.#opts.metrics.sessions.inc()
     this.#opts.metrics.sessionsOpened.inc()
   }
@@ -103,10 +106,15 @@ export class SessionRegistry extends EventEmitter {
     for (const [tokenId, u] of batch) {
       try {
         await this.#opts.store.addUsage(`token:${tokenId}`, { ...u })
+        const relayKey = this.#tokenRelay.get(tokenId)
+        if (relayKey !== undefined) await this.#opts.store.addUsage(`relay:${relayKey}`, { ...u })
       } catch (err) {
         this.#opts.logger.warn({ err }, 'usage flush failed; counts for this interval dropped')
         return
       }
+    }
+    for (const tokenId of this.#tokenRelay.keys()) {
+      if (!this.#perToken.has(tokenId)) this.#tokenRelay.delete(tokenId)
     }
   }
 
