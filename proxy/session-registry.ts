@@ -113,8 +113,9 @@ export class SessionRegistry extends EventEmitter {
         return
       }
     }
+    const live = new Set([...this.#byKey.values()].map((s) => s.identity.tokenId))
     for (const tokenId of this.#tokenRelay.keys()) {
-      if (!this.#perToken.has(tokenId)) this.#tokenRelay.delete(tokenId)
+      if (!live.has(tokenId)) this.#tokenRelay.delete(tokenId)
     }
   }
 
