@@ -9,6 +9,7 @@ import { WebSocketServer } from 'ws'
 import type { WebSocket } from 'ws'
 import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
+import { RedisStore } from '../shared/store/redis-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import { CloseCode } from './close-codes.js'
 import { HttpForwarder, send } from './http-forwarder.js'
@@ -18,17 +19,18 @@ import { relayInfo, relayPage } from './relay-info.js'
 import { RelaySession } from './relay-session.js'
 import type { SessionContext } from './relay-session.js'
 import { relayTarget } from './relay-target.js'
+import { SenderLimits } from './sender-limits.js'
+import type { SenderLimitsConfig } from './sender-limits.js'
 import { SessionGate } from './session-gate.js'
 import type { Admission } from './session-gate.js'
 import { SessionRegistry } from './session-registry.js'
 
 /** Client-facing limits, each with a clear NOTICE or close code and a metric. */
-export interface ProxyLimits {
+export interface ProxyLimits extends SenderLimitsConfig {
   maxFrameBytes: number
   maxQueuedMessages: number
   maxBufferedBytes: number
-  maxSessionsPerToken: number
-  maxSessionsPerIp: number
+  maxSubscriptions: number
   messagesPerSecond: number
   pollIntervalMs: number
   pingIntervalMs: number
@@ -65,6 +67,7 @@ export class ProxyServer {
   readonly #wss: WebSocketServer
   readonly #cache: RegistrationCache
   readonly #gate: SessionGate
+  readonly #limits: SenderLimits
   readonly #forwarder: HttpForwarder
   readonly #ctx: SessionContext
   #closing: Promise<void> | null = null
@@ -81,14 +84,18 @@ export class ProxyServer {
       logger,
       cache: this.#cache,
       metrics: this.metrics,
-      maxSessionsPerToken: limits.maxSessionsPerToken,
-      maxSessionsPerIp: limits.maxSessionsPerIp,
       pingIntervalMs: limits.pingIntervalMs,
+    })
+    this.#limits = new SenderLimits({
+      ...limits,
+      redis: store instanceof RedisStore ? store.shared : null,
+      logger,
+      registry: opts.registry,
     })
     this.#gate = new SessionGate({
       secret: opts.secret,
       cache: this.#cache,
-      registry: this.sessions,
+      limits: this.#limits,
       metrics: this.metrics,
       logger,
       trustedProxies: new Set(opts.trustedProxies),
@@ -111,6 +118,7 @@ export class ProxyServer {
             return false
           },
         ),
+      allowPersonMessage: (pubkey) => this.#limits.allowMessage(pubkey),
       countUsage: (tokenId, messages, bytes) => this.sessions.countUsage(tokenId, messages, bytes),
       onClose: (session) => this.sessions.remove(session),
       onFailover: (session, from, to) => this.sessions.emit('failover', session, from, to),
@@ -170,6 +178,7 @@ export class ProxyServer {
     this.#server.closeAllConnections()
     await closed
     await this.sessions.close()
+    await this.#limits.close()
     this.#cache.close()
     this.#wss.close()
   }
@@ -187,7 +196,10 @@ export class ProxyServer {
         admission = { ok: false, code: CloseCode.INTERNAL, reason: 'internal error' }
       }
     }
-    if (socket.destroyed) return
+    if (socket.destroyed) {
+      if (admission.ok) admission.slot.release()
+      return
+    }
     // Legacy clients read the refusal from the close code, so complete the upgrade first.
     this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       // From the first moment: a refused or 1013 socket still parses what the client sends,
@@ -201,7 +213,11 @@ export class ProxyServer {
         return
       }
       const session = new RelaySession(ws, admission.identity, this.#ctx)
-      ws.once('close', (code: number) => this.metrics.sessionsClosed.inc({ code: String(code) }))
+      const { slot } = admission
+      ws.once('close', (code: number) => {
+        slot.release()
+        this.metrics.sessionsClosed.inc({ code: String(code) })
+      })
       this.sessions.add(session)
       if (session.start()) {
         this.#log.debug(
@@ -272,6 +288,8 @@ export class ProxyServer {
         software: 'hypertuna-gateway',
         version: this.#o.version ?? '0',
         maxMessageLength: this.#o.limits.maxFrameBytes,
+        maxSubscriptions: this.#o.limits.maxSubscriptions,
+        messagesPerSecond: this.#o.limits.messagesPerSecond,
       })
       return send(res, 200, doc, {
         'content-type': 'application/nostr+json',
