@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { GatewayError } from '../shared/errors.js'
 import type { Headers } from '../shared/protocol/wire.js'
+import { bodyBytes } from '../shared/protocol/wire.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import type { ProxyMetrics } from './proxy-metrics.js'
 import type { RegistrationCache } from './registration-cache.js'
@@ -90,7 +91,7 @@ export class HttpForwarder {
         })
         const out: Record<string, string> = {}
         for (const [k, v] of Object.entries(answer.headers)) if (!HOP_BY_HOP.has(k)) out[k] = v
-        const body = answer.body ?? Buffer.alloc(0)
+        const body = bodyBytes(answer.body) ?? Buffer.alloc(0)
         const workerLength = answer.headers['content-length']
         out['content-length'] =
           req.method === 'HEAD' && workerLength !== undefined ? workerLength : String(body.length)
