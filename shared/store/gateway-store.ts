@@ -1,27 +1,7 @@
-/** Relay metadata a worker may send with its registration (free-form beyond these). */
-export interface RelayMetadata {
-  name?: string
-  description?: string
-  /** Path alias clients may use instead of the relay key: `wss://gateway/<gatewayPath>`. */
-  gatewayPath?: string
-  isPublic?: boolean
-  connectionUrl?: string
-  [extra: string]: unknown
-}
+import type { Registration } from '../registrar-api/registration.js'
 
-/** A relay registration as stored. */
-export interface Registration {
-  relayKey: string
-  /** Worker swarm keys (64 lowercase hex) that serve this relay, in the worker's order. */
-  peers: string[]
-  metadata: RelayMetadata
-  /** The worker's nonce and clock, as signed. */
-  nonce: string | null
-  issuedAt: number | null
-  /** Registrar clock: when stored, and when it lapses unless renewed (ms since epoch). */
-  registeredAt: number
-  expiresAt: number
-}
+// The registration document is the registrar API's (workers read it too); the store keeps it.
+export type { Registration, RelayMetadata } from '../registrar-api/registration.js'
 
 /**
  * Per-relay token revocation state. Registrar-issued tokens carry `seq`; a token
@@ -34,6 +14,31 @@ export interface TokenState {
   minSeq: number
   /** ms since epoch of the last revocation, 0 = never. */
   revokedAt: number
+}
+
+/** What one proxy saw of one worker (pooled peer) when it last reported. */
+export interface PeerReportEntry {
+  /** The pool's state of the link (`connecting`, `ready`, `unhealthy`, `down`). */
+  state: string
+  sessions: number
+  latencyMs: number | null
+}
+
+/**
+ * A proxy's periodic snapshot for operators (admin API): its pooled peers and live sessions
+ * per relay. Each proxy rewrites its own with a short TTL, so a stopped proxy's report lapses.
+ */
+export interface ProxyReport {
+  /** Stable for the life of the proxy process (its swarm key). */
+  proxyId: string
+  /** ms since epoch, the proxy's clock. */
+  reportedAt: number
+  /** Live client sessions of this proxy. */
+  sessions: number
+  /** Live sessions per relay key (relays without sessions are absent). */
+  relays: Record<string, number>
+  /** Per pooled worker key. */
+  peers: Record<string, PeerReportEntry>
 }
 
 /** Usage counters kept per token (or other bounded key). */
@@ -86,6 +91,11 @@ export interface GatewayStore {
   /** Adds to usage counters of `key` (e.g. a token id). */
   addUsage(key: string, counters: UsageCounters): Promise<void>
   getUsage(key: string): Promise<UsageCounters>
+
+  /** Stores (replaces) a proxy's report for `ttlSeconds`. */
+  putProxyReport(report: ProxyReport, ttlSeconds: number): Promise<void>
+  /** Every proxy report that has not lapsed. */
+  listProxyReports(): Promise<ProxyReport[]>
 
   /** Subscribes to the change feed; returns an unsubscribe. */
   subscribe(listener: ChangeListener): () => void
