@@ -208,8 +208,11 @@ async function legacyDelete(
   request.log.info({ relayKey, form: 'legacy', removed, decision: 'accepted' }, 'relay removed')
 }
 
-// Behind Caddy, protocol and host come from X-Forwarded-* (believed from trusted proxies only).
-function publicUrlOf(context: RouteContext, request: FastifyRequest): string {
+/**
+ * The gateway's public base URL: configured, else (behind Caddy) protocol and host from
+ * X-Forwarded-*, believed from trusted proxies only.
+ */
+export function publicUrlOf(context: RouteContext, request: FastifyRequest): string {
   if (context.publicUrl !== '') return context.publicUrl.replace(/\/+$/, '')
   return `${request.protocol}://${request.host}`
 }
