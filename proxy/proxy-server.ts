@@ -48,6 +48,8 @@ export interface ProxyServerOptions {
   logger: Logger
   registry: Registry
   version?: string
+  /** Extra fields for the /ready body (the swarm node's reachability). */
+  readyDetails?: () => Record<string, unknown>
 }
 
 /**
@@ -251,7 +253,7 @@ export class ProxyServer {
       () => 'ok',
       () => 'unreachable',
     )
-    send(res, 200, { status: 'ready', store })
+    send(res, 200, { status: 'ready', store, ...this.#o.readyDetails?.() })
   }
 
   async #relayDocument(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -17,6 +17,8 @@ import {
 import { RegistrarErrorCode } from '../shared/registrar-api/registrar-error-code.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
 import { createErrorHandler, notFoundHandler } from './error-handler.js'
+import { gatewayDocument, registerGatewayRoutes } from './gateway-routes.js'
+import type { GatewayDocument } from '../shared/worker/gateway-document.js'
 import { registerOpsRoutes } from './ops-routes.js'
 import { createRateLimitHook } from './rate-limit-hook.js'
 import type { RequestRateLimiter } from './rate-limit-hook.js'
@@ -48,6 +50,8 @@ export interface RegistrarServerOptions {
   retryAfterSeconds?: number
   /** Longest store ping /ready waits for. Default 2000. */
   readyTimeoutMs?: number
+  /** Published at GET /api/gateway and in registration answers (kit workers dial out). */
+  gateway?: GatewayDocument
 }
 
 /** What a {@link RegistrarServer} is given rather than creates; the caller closes them. */
@@ -81,6 +85,7 @@ export function registrarServerOptions(config: GatewayConfig): RegistrarServerOp
     tokenDefaultTtlSeconds: config.token.defaultTtl,
     tokenMaxTtlSeconds: config.token.maxTtl,
     trustedProxies: config.trustedProxies,
+    gateway: gatewayDocument(config),
   }
 }
 
@@ -127,6 +132,7 @@ export class RegistrarServer {
         maxSkewSeconds: options.maxSkewSeconds,
       }),
       now,
+      gateway: options.gateway ?? { version: 1, gatewayKeys: [], relays: [] },
     }
     this.#app = this.#build(context, { store, registry, rateLimiter, retryAfterSeconds })
   }
@@ -237,6 +243,7 @@ export class RegistrarServer {
       readyTimeoutMs: this.#options.readyTimeoutMs ?? 2000,
     })
     registerRelayRoutes(app, context)
+    registerGatewayRoutes(app, context.gateway)
     registerTokenRoutes(app, context)
     return app
   }

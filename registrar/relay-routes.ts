@@ -49,7 +49,8 @@ export function registerRelayRoutes(app: FastifyInstance, context: RouteContext)
       throw err
     }
     reply.header(REGISTRATION_TTL_HEADER, String(context.registrationTtlSeconds))
-    return OK
+    // Kit workers dial out to these keys; legacy workers ignore the extra field.
+    return context.gateway.gatewayKeys.length > 0 ? { ...OK, gateway: context.gateway } : OK
   })
 
   app.get('/api/relays/:relayKey', async (request: RelayRequest) => {

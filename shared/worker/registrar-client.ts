@@ -13,6 +13,8 @@ import {
 import type { RegistrarCapabilityName } from '../registrar-api/registrar-capabilities.js'
 import { SignedAction, newNonce, signRequest } from '../registrar-api/signed-request.js'
 import type { SignedActionName } from '../registrar-api/signed-request.js'
+import { parseGatewayDocument } from './gateway-document.js'
+import type { GatewayDocument } from './gateway-document.js'
 import type { Registration, RelayMetadata } from '../store/gateway-store.js'
 import { RegistrarHttp } from './registrar-http.js'
 import type { RegistrarAnswer } from './registrar-http.js'
@@ -57,6 +59,8 @@ export interface RelayToRegister {
 export interface RegisterResult {
   /** Lifetime the registrar gives the registration (announced, or the configured default). */
   ttlSeconds: number
+  /** The gateway's swarm keys and relays, when the registrar publishes them (dial-out). */
+  gateway?: GatewayDocument
 }
 
 /** Outcome of {@link RegistrarClient.unregister}. */
@@ -328,7 +332,8 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
     const ttlSeconds =
       Number.isSafeInteger(announced) && announced > 0 ? announced : this.#defaultTtl
     this.#log?.debug({ relayKey: relay.relayKey, ttlSeconds }, 'relay registered')
-    return { ttlSeconds }
+    const gateway = parseGatewayDocument((answer.body as { gateway?: unknown } | null)?.gateway)
+    return gateway === null ? { ttlSeconds } : { ttlSeconds, gateway }
   }
 
   #schedule(relayKey: string, delayMs: number): void {

@@ -69,6 +69,7 @@ describe('loadConfig', () => {
           legacyDelete: true,
           rateLimitPerMinute: 120,
           bodyLimitBytes: 262144,
+          gatewayKeys: [],
         },
         pool: {
           joinTopic: false,
@@ -89,7 +90,15 @@ describe('loadConfig', () => {
           redisPrefix: 'gateway:registrations:',
         },
         token: { defaultTtl: 3600, maxTtl: 604800 },
-        hyperswarm: { bootstrap: [], host: '', seed: '' },
+        hyperswarm: {
+          bootstrap: [],
+          host: '',
+          seed: '',
+          port: 0,
+          reachable: false,
+          relays: [],
+          relayServer: false,
+        },
       }
       expect(loadConfig({ env: {} })).to.deep.equal(expected)
     })
