@@ -53,6 +53,8 @@ export interface ProxyServerOptions {
   logger: Logger
   registry: Registry
   version?: string
+  /** Extra fields for the /ready body (the swarm node's reachability). */
+  readyDetails?: () => Record<string, unknown>
 }
 
 /**
@@ -276,7 +278,7 @@ export class ProxyServer {
       () => 'ok',
       () => 'unreachable',
     )
-    send(res, 200, { status: 'ready', store })
+    send(res, 200, { status: 'ready', store, ...this.#o.readyDetails?.() })
   }
 
   async #relayDocument(req: IncomingMessage, res: ServerResponse): Promise<void> {
