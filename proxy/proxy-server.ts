@@ -189,6 +189,9 @@ export class ProxyServer {
     if (socket.destroyed) return
     // Legacy clients read the refusal from the close code, so complete the upgrade first.
     this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      // From the first moment: a refused or 1013 socket still parses what the client sends,
+      // and an invalid frame is an 'error' event that would otherwise end the process.
+      ws.on('error', (err) => this.#log.debug({ err: err.message }, 'client socket error'))
       if (!admission.ok) {
         this.#log.info({ code: admission.code, reason: admission.reason }, 'session refused')
         if (admission.notice !== undefined) ws.send(JSON.stringify(['NOTICE', admission.notice]))

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { pino } from 'pino'
 import { loadConfig } from '../shared/config/load-config.js'
 import { createLogger } from '../shared/log/create-logger.js'
+import { crashOnUncaught } from '../shared/process/crash-only.js'
 import { createSwarm, swarmOptions } from '../shared/swarm/create-swarm.js'
 import { ExampleRelay } from '../shared/worker/example-relay.js'
 import { RelayHost } from '../shared/worker/relay-host.js'
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
     name: 'worker',
     destination: pino.destination(2),
   })
+  crashOnUncaught(logger)
   const swarm = createSwarm({
     ...swarmOptions(config.hyperswarm),
     ...(settings.seed === undefined ? {} : { seed: settings.seed }),

@@ -10,6 +10,9 @@ export const ErrorCode = {
   // configuration and start-up
   CONFIG_INVALID: 'CONFIG_INVALID',
   SECRET_TOO_SHORT: 'SECRET_TOO_SHORT',
+  // process last resort (shared/process/crash-only.ts)
+  UNCAUGHT_EXCEPTION: 'UNCAUGHT_EXCEPTION',
+  UNHANDLED_REJECTION: 'UNHANDLED_REJECTION',
   // relay-v2 channel
   CHANNEL_CLOSED: 'CHANNEL_CLOSED',
   REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
