@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client'
 import { RateLimiterMemory } from 'rate-limiter-flexible'
 import { WebSocketServer } from 'ws'
 import type { WebSocket } from 'ws'
+import { notReadyBody, readyBody } from '../shared/health/ready-body.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import { CloseCode } from './close-codes.js'
@@ -247,14 +248,14 @@ export class ProxyServer {
   // taking every proxy out of Caddy's rotation for it would turn a degraded
   // store into a full outage. The body still says how the store is doing.
   async #ready(res: ServerResponse): Promise<void> {
-    if (this.#closing !== null || !this.#o.pool.started) {
-      return send(res, 503, { status: 'not ready', code: 'not_ready' })
-    }
     const store = await this.#o.store.ping().then(
-      () => 'ok',
-      () => 'unreachable',
+      () => 'ok' as const,
+      () => 'unreachable' as const,
     )
-    send(res, 200, { status: 'ready', store })
+    if (this.#closing !== null || !this.#o.pool.started) {
+      return send(res, 503, notReadyBody(store, 'starting or shutting down'))
+    }
+    send(res, 200, readyBody(store))
   }
 
   async #relayDocument(req: IncomingMessage, res: ServerResponse): Promise<void> {
