@@ -49,7 +49,7 @@ const CONNECTION_KEY = /^[0-9a-f]{32}$/
 
 /**
  * A worker's end of the tunnel: announces on the discovery topic as a server
- * and serves the relay-v2 routes of PROTOCOL.md section 3 on every connection,
+ * and serves the relay-v2 routes of docs/protocol.md section 3 on every connection,
  * with the push extension for gateways that ask for it.
  */
 export class RelayHost {
