@@ -36,6 +36,9 @@ export interface GatewayConfig {
     readonly maxSessionsPerToken: number
     readonly maxSessionsPerIp: number
     readonly messagesPerSecond: number
+    readonly messageBurst: number
+    readonly maxSubscriptions: number
+    readonly linkWaitMs: number
     readonly pollIntervalMs: number
     readonly pingIntervalMs: number
     readonly shutdownGraceMs: number
