@@ -2,10 +2,12 @@ import type { SessionContext, SessionIdentity } from './session-context.js'
 import { WorkerLink } from './worker-link.js'
 
 /**
- * A worker link for a session: the best worker of its relay not yet `tried`
- * whose connection opens before `deadline`; while none is usable, waits for
- * one to become ready. Null when the deadline passes (or the session closed).
- * Per link attempt, not per message, so a timer here costs nothing per message.
+ * A worker link for a session: the relay's best ready worker not yet `tried`
+ * (the pool dials every worker of the relay while we wait, and picks the one
+ * with the fewest sessions), open before `deadline`. Once every worker was
+ * tried, any that is ready again will do. Null when the deadline passes or the
+ * session closed. Per link attempt, not per message, so its timers cost
+ * nothing per message.
  */
 export async function findLink(
   ctx: SessionContext,
@@ -13,17 +15,15 @@ export async function findLink(
   tried: Set<string>,
   deadline: number,
 ): Promise<WorkerLink | null> {
-  const { pool, registry } = ctx
-  const { registration, token } = session.identity
+  const { pool } = ctx
+  const { registration, workerToken: token } = session.identity
+  const peers = registration.peers
   for (;;) {
     const remaining = deadline - Date.now()
-    if (remaining <= 0 || session.closed) return null
-    let key = pool.select(registration.peers, tried)
-    if (key === null) {
-      key = await registry.whenPeerReady(registration.peers, remaining, tried)
-      if (key === null) return null
-      tried.delete(key)
-    }
+    if (remaining <= 0 || session.closed || peers.length === 0) return null
+    const exclude = peers.every((k) => tried.has(k)) ? undefined : tried
+    const key = await pool.whenReady(peers, remaining, exclude)
+    if (key === null || session.closed) return null
     const lease = pool.lease(key)
     if ((await opensWithin(pool.acquire(key), deadline - Date.now())) && !session.closed) {
       const owner = { relayKey: registration.relayKey, connectionKey: session.connectionKey, token }

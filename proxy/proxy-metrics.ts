@@ -13,6 +13,9 @@ export type LimitName =
   | 'sessions_per_token'
   | 'sessions_per_ip'
   | 'message_rate'
+  | 'sessions_per_pubkey'
+  | 'session_open_rate'
+  | 'pubkey_message_rate'
   | 'subscriptions'
 
 /** How output reached a client (bounded label values). */

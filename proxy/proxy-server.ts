@@ -6,7 +6,9 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { WebSocketServer } from 'ws'
 import type { WebSocket } from 'ws'
+import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
+import { RedisStore } from '../shared/store/redis-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import { CloseCode } from './close-codes.js'
 import { HttpForwarder, send } from './http-forwarder.js'
@@ -16,17 +18,17 @@ import { relayInfo, relayPage } from './relay-info.js'
 import { RelaySession } from './relay-session.js'
 import type { SessionContext } from './session-context.js'
 import { relayTarget } from './relay-target.js'
+import { SenderLimits } from './sender-limits.js'
+import type { SenderLimitsConfig } from './sender-limits.js'
 import { SessionGate } from './session-gate.js'
 import type { Admission } from './session-gate.js'
 import { SessionRegistry } from './session-registry.js'
 
 /** Client-facing limits, each with a clear NOTICE or close code and a metric. */
-export interface ProxyLimits {
+export interface ProxyLimits extends SenderLimitsConfig {
   maxFrameBytes: number
   maxQueuedMessages: number
   maxBufferedBytes: number
-  maxSessionsPerToken: number
-  maxSessionsPerIp: number
   /** Sustained client messages per second, per session. */
   messagesPerSecond: number
   /** Client messages a session may send at once above the sustained rate. */
@@ -70,6 +72,7 @@ export class ProxyServer {
   readonly #wss: WebSocketServer
   readonly #cache: RegistrationCache
   readonly #gate: SessionGate
+  readonly #limits: SenderLimits
   readonly #forwarder: HttpForwarder
   readonly #ctx: SessionContext
   #starting: Promise<AddressInfo> | null = null
@@ -87,14 +90,18 @@ export class ProxyServer {
       logger,
       cache: this.#cache,
       metrics: this.metrics,
-      maxSessionsPerToken: limits.maxSessionsPerToken,
-      maxSessionsPerIp: limits.maxSessionsPerIp,
       pingIntervalMs: limits.pingIntervalMs,
+    })
+    this.#limits = new SenderLimits({
+      ...limits,
+      redis: store instanceof RedisStore ? store.shared : null,
+      logger,
+      registry: opts.registry,
     })
     this.#gate = new SessionGate({
       secret: opts.secret,
       cache: this.#cache,
-      registry: this.sessions,
+      limits: this.#limits,
       metrics: this.metrics,
       logger,
       trustedProxies: new Set(opts.trustedProxies),
@@ -114,6 +121,7 @@ export class ProxyServer {
         maxSubscriptions: limits.maxSubscriptions,
         linkWaitMs: limits.linkWaitMs,
       },
+      allowPersonMessage: (pubkey) => this.#limits.allowMessage(pubkey),
     }
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -121,7 +129,7 @@ export class ProxyServer {
       perMessageDeflate: false,
       clientTracking: false,
     })
-    this.#server = createServer((req, res) => void this.#onRequest(req, res))
+    this.#server = createServer(SERVER_TIMEOUTS, (req, res) => void this.#onRequest(req, res))
     this.#server.on(
       'upgrade',
       (req: IncomingMessage, socket: Duplex, head: Buffer) =>
@@ -184,6 +192,7 @@ export class ProxyServer {
     this.#server.closeAllConnections()
     await closed
     this.#wss.close()
+    await this.#limits.close()
     await this.sessions.close()
     await this.#cache.close()
     this.#server.removeAllListeners()
@@ -202,9 +211,15 @@ export class ProxyServer {
         admission = { ok: false, code: CloseCode.INTERNAL, reason: 'internal error' }
       }
     }
-    if (socket.destroyed) return
+    if (socket.destroyed) {
+      if (admission.ok) admission.slot.release()
+      return
+    }
     // Legacy clients read the refusal from the close code, so complete the upgrade first.
     this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      // From the first moment: a refused or 1013 socket still parses what the client sends,
+      // and an invalid frame is an 'error' event that would otherwise end the process.
+      ws.on('error', (err) => this.#log.debug({ err: err.message }, 'client socket error'))
       if (!admission.ok) {
         this.#log.info({ code: admission.code, reason: admission.reason }, 'session refused')
         if (admission.notice !== undefined) ws.send(JSON.stringify(['NOTICE', admission.notice]))
@@ -213,6 +228,8 @@ export class ProxyServer {
         return
       }
       const session = new RelaySession(ws, admission.identity, this.#ctx)
+      const { slot } = admission
+      ws.once('close', () => slot.release())
       this.sessions.add(session)
       this.#log.debug(
         {
@@ -282,6 +299,8 @@ export class ProxyServer {
         software: 'hypertuna-gateway',
         version: this.#o.version ?? '0',
         maxMessageLength: this.#o.limits.maxFrameBytes,
+        maxSubscriptions: this.#o.limits.maxSubscriptions,
+        messagesPerSecond: this.#o.limits.messagesPerSecond,
       })
       return send(res, 200, doc, {
         'content-type': 'application/nostr+json',

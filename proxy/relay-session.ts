@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import type { WebSocket } from 'ws'
 import { ErrorCode, GatewayError } from '../shared/errors.js'
-import type { RelayResponse } from '../shared/protocol/wire.js'
+import type { Body, RelayResponse } from '../shared/protocol/wire.js'
+import { bodyText } from '../shared/protocol/wire.js'
 import type { PeerState } from '../shared/swarm/select-peer.js'
 import { CloseCode } from './close-codes.js'
 import { MessageQueue } from './message-queue.js'
@@ -210,6 +211,10 @@ export class RelaySession {
       return this.#notice('invalid: message must be a JSON array starting with a verb')
     }
     if (this.#state === 'draining') return this.#refuse(message, 'error', 'gateway shutting down')
+    const person = this.identity.pubkey
+    if (person !== null && this.#ctx.allowPersonMessage?.(person) === false) {
+      return this.#limit('pubkey_message_rate', message, 'too many messages from this user')
+    }
     const [verb, subId] = message as unknown[]
     const names = (verb === 'REQ' || verb === 'COUNT') && typeof subId === 'string'
     if (names && subId.length > MAX_SUBSCRIPTION_ID_LENGTH) {
@@ -355,9 +360,9 @@ export class RelaySession {
     this.#relay(JSON.parse(req) as unknown[], res)
   }
 
-  #sendLines(body: Buffer | null): void {
-    if (body === null || body.length === 0) return
-    const text = body.toString('utf8')
+  #sendLines(body: Body): void {
+    const text = bodyText(body)
+    if (text.length === 0) return
     let from = 0
     while (from < text.length && this.#state !== 'closed') {
       let to = text.indexOf('\n', from)
@@ -434,10 +439,10 @@ function isRetryable(err: unknown): boolean {
   return err instanceof GatewayError && RETRYABLE.has(err.code)
 }
 
-function errorText(body: Buffer | null): string {
+function errorText(body: Body): string {
   if (body === null) return ''
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as { error?: unknown }
+    const parsed = JSON.parse(bodyText(body)) as { error?: unknown }
     return typeof parsed.error === 'string' ? `: ${parsed.error.slice(0, 200)}` : ''
   } catch {
     return ''

@@ -26,6 +26,12 @@ export interface SessionPool {
   lease(key: string): WorkerLease
   /** Resolves once `key`'s connection is open; rejects when this attempt fails. */
   acquire(key: string): Promise<unknown>
+  /** The best ready worker of `keys` (fewest sessions first), waiting up to `timeoutMs`; warms them all. */
+  whenReady(
+    keys: readonly string[],
+    timeoutMs: number,
+    exclude?: ReadonlySet<string>,
+  ): Promise<string | null>
 }
 
 /** The registry's side of a session: indexes, events, usage (SessionRegistry implements it). */
@@ -36,12 +42,6 @@ export interface SessionOwner {
   moved(session: RelaySession, from: string, to: string): void
   closed(session: RelaySession): void
   countUsage(tokenId: string, messages: number, bytes: number): void
-  /** The first of `keys` that is (or becomes) ready and is not excluded; null after `timeoutMs`. */
-  whenPeerReady(
-    keys: readonly string[],
-    timeoutMs: number,
-    exclude: ReadonlySet<string>,
-  ): Promise<string | null>
 }
 
 /** Shared, per-process dependencies of every session. */
@@ -51,6 +51,8 @@ export interface SessionContext {
   metrics: ProxyMetrics
   logger: Logger
   limits: SessionLimits
+  /** Synchronous: true when this person (a token's pubkey) may send one more message now. */
+  allowPersonMessage?(pubkey: string): boolean
 }
 
 /** Who the session is for, settled before the upgrade. */
@@ -59,5 +61,9 @@ export interface SessionIdentity {
   token: string
   tokenId: string
   tokenPayload: { seq?: unknown; issuedAt?: unknown; expiresAt?: unknown }
+  /** What the worker receives as `x-auth-token`: the token's relayAuthToken, else the token. */
+  workerToken: string
+  /** The person the token names; null for a share link. */
+  pubkey: string | null
   ip: string
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { bodyText } from '../shared/protocol/wire.js'
 import type { WorkerLink } from './worker-link.js'
 
 /** What the poller asks of its session. */
@@ -58,7 +59,7 @@ export class SessionPoller {
     try {
       const res = await link.poll()
       const messages: unknown =
-        res.statusCode === 200 && res.body !== null ? JSON.parse(res.body.toString('utf8')) : []
+        res.statusCode === 200 && res.body !== null ? JSON.parse(bodyText(res.body)) : []
       // Legacy polling hands back parsed arrays; each is re-serialised once here.
       if (Array.isArray(messages)) for (const m of messages) this.#target.deliver(JSON.stringify(m))
     } catch (err) {

@@ -11,8 +11,8 @@ import type { RegistrationCache } from './registration-cache.js'
 import type { RelaySession } from './relay-session.js'
 import type { SessionOwner } from './session-context.js'
 
-/** What the registry needs of the pool: its events, push control frames, peer state. */
-export type RegistryPool = Pick<PeerPool, 'on' | 'off' | 'sendWsFrame' | 'snapshot'>
+/** What the registry needs of the pool: its events and push control frames. */
+export type RegistryPool = Pick<PeerPool, 'on' | 'off' | 'sendWsFrame'>
 
 /** Options of {@link SessionRegistry}. */
 export interface SessionRegistryOptions {
@@ -21,8 +21,6 @@ export interface SessionRegistryOptions {
   store: GatewayStore
   metrics: ProxyMetrics
   logger: Logger
-  maxSessionsPerToken: number
-  maxSessionsPerIp: number
   pingIntervalMs: number
   /** How often per-token usage is added to the store. */
   usageFlushMs?: number
@@ -32,18 +30,6 @@ interface Usage {
   sessions: number
   messages: number
   bytes: number
-}
-
-interface ReadyWaiter {
-  keys: readonly string[]
-  resolve(key: string | null): void
-  timer: NodeJS.Timeout
-}
-
-function bump(map: Map<string, number>, key: string, by: number): void {
-  const n = (map.get(key) ?? 0) + by
-  if (n <= 0) map.delete(key)
-  else map.set(key, n)
 }
 
 function index<T>(map: Map<string, Set<T>>, key: string, value: T, add: boolean): void {
@@ -60,7 +46,8 @@ function index<T>(map: Map<string, Set<T>>, key: string, value: T, add: boolean)
 /**
  * Every live session of this process, indexed the ways the proxy needs: by
  * connectionKey (push delivery), by worker (state changes), by relay
- * (revocation), by token and IP (limits). Runs one ping timer for all sessions.
+ * (revocation). Runs one ping timer for all sessions. (Per-sender session
+ * limits live in SenderLimits.)
  *
  * Events: `failover` (session, from, to).
  */
@@ -69,10 +56,9 @@ export class SessionRegistry extends EventEmitter implements SessionOwner {
   readonly #byKey = new Map<string, RelaySession>()
   readonly #byPeer = new Map<string, Set<RelaySession>>()
   readonly #byRelay = new Map<string, Set<RelaySession>>()
-  readonly #perToken = new Map<string, number>()
-  readonly #perIp = new Map<string, number>()
   readonly #usage = new Map<string, Usage>()
-  readonly #waiters = new Set<ReadyWaiter>()
+  // Which relay a token is for, so usage is also kept per relay (admin API); pruned on flush.
+  readonly #tokenRelay = new Map<string, string>()
   readonly #onWsFrame = (peer: string, frame: JsonObject): void => this.#push(peer, frame)
   readonly #onState = (peer: string, state: PeerState): void => this.#peerState(peer, state)
   readonly #onRevoked = (relayKey: string, state: TokenState): void => this.#revoke(relayKey, state)
@@ -116,22 +102,13 @@ export class SessionRegistry extends EventEmitter implements SessionOwner {
     return [...(this.#byPeer.get(peer) ?? [])]
   }
 
-  /** Which limit admitting one more session for this token and IP would break, if any. */
-  refuse(tokenId: string, ip: string): 'sessions_per_token' | 'sessions_per_ip' | null {
-    if ((this.#perToken.get(tokenId) ?? 0) >= this.#opts.maxSessionsPerToken)
-      return 'sessions_per_token'
-    if ((this.#perIp.get(ip) ?? 0) >= this.#opts.maxSessionsPerIp) return 'sessions_per_ip'
-    return null
-  }
-
   /** An accepted session; it leaves through {@link closed}. */
   add(session: RelaySession): void {
     const { identity } = session
     this.#byKey.set(session.connectionKey, session)
     index(this.#byRelay, identity.registration.relayKey, session, true)
-    bump(this.#perToken, identity.tokenId, 1)
-    bump(this.#perIp, identity.ip, 1)
     this.#usageOf(identity.tokenId).sessions++
+    this.#tokenRelay.set(identity.tokenId, identity.registration.relayKey)
     this.#opts.metrics.sessions.inc()
     this.#opts.metrics.sessionsOpened.inc()
   }
@@ -152,8 +129,6 @@ export class SessionRegistry extends EventEmitter implements SessionOwner {
     this.#byKey.delete(session.connectionKey)
     index(this.#byRelay, identity.registration.relayKey, session, false)
     if (session.peer !== null) index(this.#byPeer, session.peer, session, false)
-    bump(this.#perToken, identity.tokenId, -1)
-    bump(this.#perIp, identity.ip, -1)
     this.#opts.metrics.sessions.dec()
   }
 
@@ -164,30 +139,6 @@ export class SessionRegistry extends EventEmitter implements SessionOwner {
     u.bytes += bytes
   }
 
-  whenPeerReady(
-    keys: readonly string[],
-    timeoutMs: number,
-    exclude: ReadonlySet<string>,
-  ): Promise<string | null> {
-    for (const key of keys) {
-      if (!exclude.has(key) && this.#opts.pool.snapshot(key).state === 'ready')
-        return Promise.resolve(key)
-    }
-    if (this.#closing !== null) return Promise.resolve(null)
-    return new Promise((resolve) => {
-      const waiter: ReadyWaiter = {
-        keys,
-        resolve: (key) => {
-          clearTimeout(waiter.timer)
-          this.#waiters.delete(waiter)
-          resolve(key)
-        },
-        timer: setTimeout(() => waiter.resolve(null), timeoutMs),
-      }
-      this.#waiters.add(waiter)
-    })
-  }
-
   /** Writes the usage gathered since the last flush to the store. */
   async flushUsage(): Promise<void> {
     if (this.#usage.size === 0) return
@@ -196,10 +147,16 @@ export class SessionRegistry extends EventEmitter implements SessionOwner {
     for (const [tokenId, u] of batch) {
       try {
         await this.#opts.store.addUsage(`token:${tokenId}`, { ...u })
+        const relayKey = this.#tokenRelay.get(tokenId)
+        if (relayKey !== undefined) await this.#opts.store.addUsage(`relay:${relayKey}`, { ...u })
       } catch (err) {
         this.#opts.logger.warn({ err }, 'usage flush failed; counts for this interval dropped')
         return
       }
+    }
+    const live = new Set([...this.#byKey.values()].map((s) => s.identity.tokenId))
+    for (const tokenId of this.#tokenRelay.keys()) {
+      if (!live.has(tokenId)) this.#tokenRelay.delete(tokenId)
     }
   }
 
@@ -228,7 +185,6 @@ export class SessionRegistry extends EventEmitter implements SessionOwner {
   }
 
   async #close(): Promise<void> {
-    for (const w of [...this.#waiters]) w.resolve(null)
     if (this.#flush !== null) clearInterval(this.#flush)
     if (this.#ping !== null) clearInterval(this.#ping)
     const { pool, cache } = this.#opts
@@ -242,8 +198,6 @@ export class SessionRegistry extends EventEmitter implements SessionOwner {
 
   #peerState(peer: string, state: PeerState): void {
     for (const s of this.onPeer(peer)) s.peerStateChanged(state)
-    if (state !== 'ready') return
-    for (const w of [...this.#waiters]) if (w.keys.includes(peer)) w.resolve(peer)
   }
 
   #push(peer: string, frame: JsonObject): void {

@@ -131,6 +131,28 @@ export class StubPool extends EventEmitter {
     return { key, state: w?.state ?? null, inflight: 0, sessions: 0, latencyMs: null }
   }
 
+  /** Like PeerPool.whenReady: a ready key now, or the first to become ready. */
+  whenReady(keys: readonly string[], timeoutMs: number, exclude?: ReadonlySet<string>) {
+    const pick = () =>
+      keys.find((k) => this.workers.get(k)?.state === 'ready' && exclude?.has(k) !== true) ?? null
+    const now = pick()
+    if (now !== null) return Promise.resolve(now)
+    return new Promise<string | null>((resolve) => {
+      const onState = () => {
+        const key = pick()
+        if (key === null) return
+        clearTimeout(timer)
+        this.off('state', onState)
+        resolve(key)
+      }
+      const timer = setTimeout(() => {
+        this.off('state', onState)
+        resolve(null)
+      }, timeoutMs)
+      this.on('state', onState)
+    })
+  }
+
   acquire(key: string): Promise<unknown> {
     const w = this.workers.get(key) as StubWorker
     return w.opening ?? Promise.resolve()
@@ -198,8 +220,6 @@ export function stubContext(limits: Partial<SessionLimits> = {}) {
     store,
     metrics,
     logger,
-    maxSessionsPerToken: 100,
-    maxSessionsPerIp: 100,
     pingIntervalMs: 60_000,
   })
   live.push(registry)
@@ -224,7 +244,16 @@ export function identity(peers: string[], extra: Partial<SessionIdentity> = {}):
     registeredAt: now,
     expiresAt: now + 60_000,
   }
-  return { registration, token: 'tok', tokenId: 'tid', tokenPayload: {}, ip: '192.0.2.1', ...extra }
+  return {
+    registration,
+    token: 'tok',
+    tokenId: 'tid',
+    tokenPayload: {},
+    workerToken: 'tok',
+    pubkey: null,
+    ip: '192.0.2.1',
+    ...extra,
+  }
 }
 
 /** A started session on a fake socket, added to the registry as the proxy does. */

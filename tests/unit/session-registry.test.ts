@@ -46,27 +46,17 @@ describe('SessionRegistry (stub pool, no network)', () => {
     await cache.close()
   })
 
-  it('counts sessions per token and IP, refusing past the limits, and forgets closed ones', () => {
-    const { pool, ctx, registry, metrics } = stubContext()
+  it('forgets a closed session in every index', async () => {
+    const { pool, ctx, registry } = stubContext()
     pool.add(A)
     const s = openSession(ctx, identity([A]))
-    expect(registry.refuse('tid', '192.0.2.1')).to.equal(null)
+    s.ws.client(['REQ', 's', {}])
+    await s.ws.next(isVerb('EOSE'))
     expect(registry.size).to.equal(1)
+    expect(registry.onPeer(A)).to.deep.equal([s.session])
     s.session.close(1000, 'done')
     expect(registry.size).to.equal(0)
     expect(registry.onPeer(A)).to.deep.equal([])
-    void metrics
-  })
-
-  it('whenPeerReady: resolves when a worker becomes ready, null after the timeout', async () => {
-    const { pool, registry } = stubContext()
-    pool.add(A).state = 'down'
-    registry.start()
-    const none = await registry.whenPeerReady([A], 20, new Set())
-    expect(none).to.equal(null)
-    const waiting = registry.whenPeerReady([A], 5_000, new Set([A]))
-    pool.setState(A, 'ready')
-    expect(await waiting).to.equal(A)
   })
 
   it('start and close are idempotent; close removes its pool and cache listeners', async () => {
