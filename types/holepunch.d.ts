@@ -83,6 +83,10 @@ declare module 'hyperdht' {
     rawStream: { remoteHost?: string; remotePort?: number }
     userData: unknown
     setKeepAlive(ms: number): void
+    /** Writes one empty frame. */
+    sendKeepAlive(): void
+    /** Resolves once everything written so far is acknowledged by the remote transport. */
+    flush(): Promise<boolean>
   }
   export interface DhtServer extends EventEmitter {
     listen(keyPair?: KeyPair): Promise<void>
@@ -107,7 +111,10 @@ declare module 'hyperdht' {
     ready(): Promise<void>
     fullyBootstrapped(): Promise<void>
     address(): { host: string; port: number }
-    connect(publicKey: Buffer, opts?: { keyPair?: KeyPair }): NoiseSecretStream
+    connect(
+      publicKey: Buffer,
+      opts?: { keyPair?: KeyPair; relayThrough?: Buffer | Buffer[] | null },
+    ): NoiseSecretStream
     createServer(opts?: unknown, onconnection?: (socket: NoiseSecretStream) => void): DhtServer
     destroy(opts?: { force?: boolean }): Promise<void>
   }
