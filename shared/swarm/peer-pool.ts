@@ -173,8 +173,13 @@ export class PeerPool extends EventEmitter {
     return { key, state: conn.state, inflight: conn.inflight, sessions, latencyMs: conn.latencyMs }
   }
 
-  /** Picks the best of `keys` (see selectPeer); null when none is usable. */
+  /**
+   * Picks the best of `keys` (see selectPeer); null when none is usable.
+   * `keys` are one relay's workers: they are warmed (see {@link warm}), so
+   * the ones not picked are dialled ahead of a failover.
+   */
   select(keys: readonly string[], exclude?: ReadonlySet<string>): string | null {
+    this.warm(keys)
     return selectPeer(
       keys.map((k) => this.snapshot(k)),
       exclude,
