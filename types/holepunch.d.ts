@@ -82,6 +82,7 @@ declare module 'hyperdht' {
     opened: Promise<boolean>
     rawStream: { remoteHost?: string; remotePort?: number }
     userData: unknown
+    destroyed: boolean
     setKeepAlive(ms: number): void
     /** Writes one empty frame. */
     sendKeepAlive(): void
@@ -101,6 +102,7 @@ declare module 'hyperdht' {
     seed?: Buffer
     ephemeral?: boolean
     firewalled?: boolean
+    anyPort?: boolean
     connectionKeepAlive?: number | false
   }
   export default class HyperDHT extends EventEmitter {
@@ -111,9 +113,15 @@ declare module 'hyperdht' {
     ready(): Promise<void>
     fullyBootstrapped(): Promise<void>
     address(): { host: string; port: number }
+    /** Public address as other nodes observe it (null host / 0 port: not known or random). */
+    readonly host: string | null
+    readonly port: number
+    readonly randomized: boolean
+    firewalled: boolean
+    createRawStream(opts?: unknown): unknown
     connect(
       publicKey: Buffer,
-      opts?: { keyPair?: KeyPair; relayThrough?: Buffer | Buffer[] | null },
+      opts?: { keyPair?: KeyPair; relayThrough?: Buffer | Buffer[] },
     ): NoiseSecretStream
     createServer(opts?: unknown, onconnection?: (socket: NoiseSecretStream) => void): DhtServer
     destroy(opts?: { force?: boolean }): Promise<void>
@@ -156,6 +164,7 @@ declare module 'hyperswarm' {
     keyPair?: KeyPair
     seed?: Buffer
     maxPeers?: number
+    relayThrough?: Buffer | Buffer[] | null
     firewall?: (remotePublicKey: Buffer, payload: unknown) => boolean
   }
   export default class Hyperswarm extends EventEmitter {

@@ -1,7 +1,7 @@
 import { isIPv4 } from 'node:net'
 import convict from 'convict'
 import type { BootstrapNode } from './gateway-config.js'
-import { MIN_SECRET_BYTES } from './gateway-config.js'
+import { MIN_ADMIN_TOKEN_BYTES, MIN_SECRET_BYTES } from './gateway-config.js'
 
 // Validators receive unknown input: values come from env strings (after coercion) or JSON files.
 function fail(message: string): never {
@@ -118,11 +118,34 @@ export function registerConfigFormats(): void {
         }
       },
     },
+    'admin-token-or-empty': {
+      validate(value: unknown) {
+        if (value === '') return
+        if (typeof value !== 'string' || Buffer.byteLength(value, 'utf8') < MIN_ADMIN_TOKEN_BYTES) {
+          fail(`must be empty or at least ${MIN_ADMIN_TOKEN_BYTES} bytes long`)
+        }
+      },
+    },
     'hex32-or-empty': {
       validate(value: unknown) {
         if (value === '') return
         if (typeof value !== 'string' || !/^[0-9a-fA-F]{64}$/.test(value)) {
           fail('must be empty or exactly 64 hex characters (32 bytes)')
+        }
+      },
+    },
+    'hex32-list': {
+      coerce: (value: string) =>
+        value
+          .split(',')
+          .map((entry) => entry.trim().toLowerCase())
+          .filter((entry) => entry !== ''),
+      validate(value: unknown) {
+        if (
+          !Array.isArray(value) ||
+          !value.every((v) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v))
+        ) {
+          fail('must be a comma-separated list of 64-hex-character public keys')
         }
       },
     },

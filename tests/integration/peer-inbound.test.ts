@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import { randomBytes } from 'node:crypto'
-import { createRequire } from 'node:module'
 import { EventEmitter } from 'node:events'
+import { Server as RelayServer } from 'blind-relay'
 import HyperDHT from 'hyperdht'
 import type { NoiseSecretStream as Stream } from 'hyperdht'
 import { pino } from 'pino'
@@ -13,17 +13,6 @@ import { ExampleRelay } from '../../shared/worker/example-relay.js'
 import { RelayHost } from '../../shared/worker/relay-host.js'
 import { startTestnet } from '../helpers/testnet.js'
 import type { LocalTestnet } from '../helpers/testnet.js'
-
-// blind-relay ships no types; only what this test uses.
-interface BlindRelayServer {
-  readonly stats: { sessions: { accepted: number } }
-  accept(stream: Stream, opts: { id: Buffer }): { on(event: 'error', fn: () => void): void }
-  close(): Promise<void>
-}
-const require = createRequire(import.meta.url)
-const { Server: RelayServer } = require('blind-relay') as {
-  Server: new (opts: { createStream(opts: object): unknown }) => BlindRelayServer
-}
 
 /** What HyperDHT's connect returns when punching fails: an error with a code, then close. */
 class FailedDial extends EventEmitter {
@@ -159,11 +148,7 @@ describe('PeerPool: inbound links and the blind-relay fallback (loopback testnet
     const relayNode = testnet.createSwarm().dht
     const relayKeys = HyperDHT.keyPair(randomBytes(32))
     const relay = new RelayServer({
-      createStream: (opts) =>
-        (relayNode as unknown as { createRawStream(o: object): unknown }).createRawStream({
-          ...opts,
-          framed: true,
-        }),
+      createStream: (opts) => relayNode.createRawStream({ ...(opts as object), framed: true }),
     })
     let reached: (key: string) => void = () => {}
     const relayReached = new Promise<string>((resolve) => (reached = resolve))
