@@ -49,6 +49,8 @@ export class SessionRegistry extends EventEmitter {
   readonly #perToken = new Map<string, number>()
   readonly #perIp = new Map<string, number>()
   readonly #usage = new Map<string, Usage>()
+  // Which relay a token is for, so usage is also kept per relay (admin API); pruned on flush.
+  readonly #tokenRelay = new Map<string, string>()
   readonly #onWsFrame: (peer: string, frame: JsonObject) => void
   readonly #onState: (peer: string, state: PeerState) => void
   readonly #onRevoked: (relayKey: string, state: TokenState) => void
@@ -98,6 +100,7 @@ export class SessionRegistry extends EventEmitter {
     bump(this.#perToken, session.identity.tokenId, 1)
     bump(this.#perIp, session.identity.ip, 1)
     this.#usageOf(session.identity.tokenId).sessions++
+    this.#tokenRelay.set(session.identity.tokenId, session.identity.registration.relayKey)
     this.#opts.metrics.sessions.inc()
     this.#opts.metrics.sessionsOpened.inc()
   }
@@ -125,10 +128,15 @@ export class SessionRegistry extends EventEmitter {
     for (const [tokenId, u] of batch) {
       try {
         await this.#opts.store.addUsage(`token:${tokenId}`, { ...u })
+        const relayKey = this.#tokenRelay.get(tokenId)
+        if (relayKey !== undefined) await this.#opts.store.addUsage(`relay:${relayKey}`, { ...u })
       } catch (err) {
         this.#opts.logger.warn({ err }, 'usage flush failed; counts for this interval dropped')
         return
       }
+    }
+    for (const tokenId of this.#tokenRelay.keys()) {
+      if (!this.#perToken.has(tokenId)) this.#tokenRelay.delete(tokenId)
     }
   }
 

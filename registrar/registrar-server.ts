@@ -17,6 +17,7 @@ import {
 import { RegistrarErrorCode } from '../shared/registrar-api/registrar-error-code.js'
 import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
+import { registerAdminRoutes } from './admin-routes.js'
 import { createErrorHandler, notFoundHandler } from './error-handler.js'
 import { registerOpsRoutes } from './ops-routes.js'
 import { createRateLimitHook } from './rate-limit-hook.js'
@@ -49,6 +50,10 @@ export interface RegistrarServerOptions {
   retryAfterSeconds?: number
   /** Longest store ping /ready waits for. Default 2000. */
   readyTimeoutMs?: number
+  /** Bearer token of the admin API (>= 32 bytes); empty or absent: no admin routes. */
+  adminToken?: string
+  /** The gateway's public URL, reported to workers; empty: from each request's Host. */
+  publicUrl?: string
 }
 
 /** What a {@link RegistrarServer} is given rather than creates; the caller closes them. */
@@ -82,6 +87,8 @@ export function registrarServerOptions(config: GatewayConfig): RegistrarServerOp
     tokenDefaultTtlSeconds: config.token.defaultTtl,
     tokenMaxTtlSeconds: config.token.maxTtl,
     trustedProxies: config.trustedProxies,
+    adminToken: config.admin.token,
+    publicUrl: config.publicUrl,
   }
 }
 
@@ -119,6 +126,7 @@ export class RegistrarServer {
       legacyDelete: options.legacyDelete,
       tokenDefaultTtlSeconds: options.tokenDefaultTtlSeconds,
       tokenMaxTtlSeconds: options.tokenMaxTtlSeconds,
+      publicUrl: options.publicUrl ?? '',
       store,
       metrics: this.#metrics,
       guard: new ReplayGuard({
@@ -242,6 +250,8 @@ export class RegistrarServer {
     })
     registerRelayRoutes(app, context)
     registerTokenRoutes(app, context)
+    const adminToken = this.#options.adminToken ?? ''
+    if (adminToken !== '') registerAdminRoutes(app, context, adminToken)
     return app
   }
 }

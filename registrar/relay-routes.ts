@@ -5,6 +5,7 @@ import {
   verifyRegistrationSignature,
 } from '../shared/auth/registration-signature.js'
 import {
+  PUBLIC_URL_HEADER,
   REGISTRATION_TTL_HEADER,
   SignedHeader,
 } from '../shared/registrar-api/registrar-capabilities.js'
@@ -50,6 +51,8 @@ export function registerRelayRoutes(app: FastifyInstance, context: RouteContext)
       throw err
     }
     reply.header(REGISTRATION_TTL_HEADER, String(context.registrationTtlSeconds))
+    // Where clients reach the gateway, so a worker can print its share URL.
+    reply.header(PUBLIC_URL_HEADER, publicUrlOf(context, request))
     return OK
   })
 
@@ -120,7 +123,9 @@ async function register(context: RouteContext, body: unknown, log: FastifyBaseLo
   await context.store
     .putRegistration(registration, context.registrationTtlSeconds, { exclusiveAlias: true })
     .catch((err: unknown) => {
-      throw err instanceof GatewayError && err.code === ErrorCode.ALIAS_TAKEN ? pathTaken() : err
+      // The store's refusal, in the registrar's words (status, message).
+      const taken = err instanceof GatewayError && err.code === ErrorCode.GATEWAY_PATH_TAKEN
+      throw taken ? pathTaken() : err
     })
   log.info(
     {
@@ -203,6 +208,12 @@ async function legacyDelete(
     )
   }
   request.log.info({ relayKey, form: 'legacy', removed, decision: 'accepted' }, 'relay removed')
+}
+
+// Behind Caddy, protocol and host come from X-Forwarded-* (believed from trusted proxies only).
+function publicUrlOf(context: RouteContext, request: FastifyRequest): string {
+  if (context.publicUrl !== '') return context.publicUrl.replace(/\/+$/, '')
+  return `${request.protocol}://${request.host}`
 }
 
 function pathRelayKey(request: RelayRequest): string {

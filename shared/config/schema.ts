@@ -1,6 +1,11 @@
 import type convict from 'convict'
 import { registerConfigFormats } from './config-formats.js'
-import { CONFIG_FILE_ENV, LOG_LEVELS, MIN_SECRET_BYTES } from './gateway-config.js'
+import {
+  CONFIG_FILE_ENV,
+  LOG_LEVELS,
+  MIN_ADMIN_TOKEN_BYTES,
+  MIN_SECRET_BYTES,
+} from './gateway-config.js'
 import type { GatewayConfig } from './gateway-config.js'
 
 export * from './gateway-config.js'
@@ -269,6 +274,18 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       format: 'positive-int',
       default: 604800,
       env: 'GATEWAY_MAX_TOKEN_TTL',
+    },
+  },
+  admin: {
+    token: {
+      doc:
+        'Bearer token of the registrar admin API (/api/admin/*, the hypertuna-gateway CLI), at least ' +
+        `${MIN_ADMIN_TOKEN_BYTES} bytes and different from the registration secret. Empty: the admin API is off.`,
+      format: 'admin-token-or-empty',
+      default: '',
+      env: 'GATEWAY_ADMIN_TOKEN',
+      sensitive: true,
+      failureCode: ErrorCode.SECRET_TOO_SHORT,
     },
   },
   hyperswarm: {

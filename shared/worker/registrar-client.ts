@@ -6,6 +6,7 @@ import { signDelete, signLegacyDelete, signRegistration } from '../auth/registra
 import { ErrorCode } from '../errors.js'
 import {
   CAPABILITIES_PATH,
+  PUBLIC_URL_HEADER,
   REGISTRATION_TTL_HEADER,
   RegistrarCapability,
   SignedHeader,
@@ -13,7 +14,7 @@ import {
 import type { RegistrarCapabilityName } from '../registrar-api/registrar-capabilities.js'
 import { SignedAction, newNonce, signRequest } from '../registrar-api/signed-request.js'
 import type { SignedActionName } from '../registrar-api/signed-request.js'
-import type { Registration, RelayMetadata } from '../store/gateway-store.js'
+import type { Registration, RelayMetadata } from '../registrar-api/registration.js'
 import { RegistrarHttp } from './registrar-http.js'
 import type { RegistrarAnswer } from './registrar-http.js'
 import { RegistrarRequestError } from './registrar-request-error.js'
@@ -57,6 +58,8 @@ export interface RelayToRegister {
 export interface RegisterResult {
   /** Lifetime the registrar gives the registration (announced, or the configured default). */
   ttlSeconds: number
+  /** The gateway's public base URL as the registrar reports it; null from older registrars. */
+  publicUrl: string | null
 }
 
 /** Outcome of {@link RegistrarClient.unregister}. */
@@ -328,7 +331,7 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
     const ttlSeconds =
       Number.isSafeInteger(announced) && announced > 0 ? announced : this.#defaultTtl
     this.#log?.debug({ relayKey: relay.relayKey, ttlSeconds }, 'relay registered')
-    return { ttlSeconds }
+    return { ttlSeconds, publicUrl: answer.headers.get(PUBLIC_URL_HEADER) }
   }
 
   #schedule(relayKey: string, delayMs: number): void {

@@ -89,6 +89,7 @@ describe('loadConfig', () => {
           redisPrefix: 'gateway:registrations:',
         },
         token: { defaultTtl: 3600, maxTtl: 604800 },
+        admin: { token: '' },
         hyperswarm: { bootstrap: [], host: '', seed: '' },
       }
       expect(loadConfig({ env: {} })).to.deep.equal(expected)
