@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client'
 import { RateLimiterMemory } from 'rate-limiter-flexible'
 import { WebSocketServer } from 'ws'
 import type { WebSocket } from 'ws'
+import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
 import { RedisStore } from '../shared/store/redis-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
@@ -14,7 +15,8 @@ import { CloseCode } from './close-codes.js'
 import { HttpForwarder, send } from './http-forwarder.js'
 import { ProxyMetrics } from './proxy-metrics.js'
 import { RegistrationCache } from './registration-cache.js'
-import { relayInfo, relayPage } from './relay-info.js'
+import { relayInfo } from './relay-info.js'
+import { relayPage } from './relay-page.js'
 import { RelaySession } from './relay-session.js'
 import type { SessionContext } from './relay-session.js'
 import { relayTarget } from './relay-target.js'
@@ -23,6 +25,7 @@ import type { SenderLimitsConfig } from './sender-limits.js'
 import { SessionGate } from './session-gate.js'
 import type { Admission } from './session-gate.js'
 import { SessionRegistry } from './session-registry.js'
+import { GatewayHealthView, statusPage } from './status-page.js'
 
 /** Client-facing limits, each with a clear NOTICE or close code and a metric. */
 export interface ProxyLimits extends SenderLimitsConfig {
@@ -69,6 +72,7 @@ export class ProxyServer {
   readonly #limits: SenderLimits
   readonly #forwarder: HttpForwarder
   readonly #ctx: SessionContext
+  readonly #health: GatewayHealthView
   #closing: Promise<void> | null = null
 
   constructor(opts: ProxyServerOptions) {
@@ -99,6 +103,7 @@ export class ProxyServer {
       logger,
       trustedProxies: new Set(opts.trustedProxies),
     })
+    this.#health = new GatewayHealthView(store, pool)
     this.#forwarder = new HttpForwarder({ pool, cache: this.#cache, metrics: this.metrics, logger })
     // Sustained rate with bursts of twice that: the window is two seconds.
     const limiter = new RateLimiterMemory({ points: limits.messagesPerSecond * 2, duration: 2 })
@@ -128,7 +133,7 @@ export class ProxyServer {
       perMessageDeflate: false,
       clientTracking: false,
     })
-    this.#server = createServer((req, res) => void this.#onRequest(req, res))
+    this.#server = createServer(SERVER_TIMEOUTS, (req, res) => void this.#onRequest(req, res))
     this.#server.on(
       'upgrade',
       (req: IncomingMessage, socket: Duplex, head: Buffer) =>
@@ -238,6 +243,7 @@ export class ProxyServer {
     try {
       if (pathname === '/health') return send(res, 200, { status: 'ok' })
       if (pathname === '/ready') return await this.#ready(res)
+      if (pathname === '/') return await this.#statusPage(req, res)
       if (pathname === '/metrics') {
         const text = await this.#o.registry.metrics()
         res.writeHead(200, { 'content-type': this.#o.registry.contentType })
@@ -282,21 +288,31 @@ export class ProxyServer {
     }
     if (registration === null) return send(res, 404, { error: 'not found', code: 'not_found' })
     const accept = req.headers.accept ?? ''
+    const doc = await relayInfo(registration, this.#o.pool, {
+      software: 'hypertuna-gateway',
+      version: this.#o.version ?? '0',
+      maxMessageLength: this.#o.limits.maxFrameBytes,
+      maxSubscriptions: this.#o.limits.maxSubscriptions,
+      messagesPerSecond: this.#o.limits.messagesPerSecond,
+    })
     if (accept.includes('application/nostr+json')) {
-      const doc = await relayInfo(registration, this.#o.pool, {
-        software: 'hypertuna-gateway',
-        version: this.#o.version ?? '0',
-        maxMessageLength: this.#o.limits.maxFrameBytes,
-        maxSubscriptions: this.#o.limits.maxSubscriptions,
-        messagesPerSecond: this.#o.limits.messagesPerSecond,
-      })
       return send(res, 200, doc, {
         'content-type': 'application/nostr+json',
         'access-control-allow-origin': '*',
       })
     }
     const path = (req.url ?? '/').split('?')[0] as string
-    const html = relayPage(registration, this.#wsUrl(req, path))
+    const reachable = registration.peers.some((p) => this.#o.pool.snapshot(p).state === 'ready')
+    const html = relayPage({ registration, wsUrl: this.#wsUrl(req, path), reachable, info: doc })
+    this.#html(req, res, html)
+  }
+
+  async #statusPage(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const health = await this.#health.health(this.#closing !== null)
+    this.#html(req, res, statusPage(health))
+  }
+
+  #html(req: IncomingMessage, res: ServerResponse, html: string): void {
     res.writeHead(200, {
       'content-type': 'text/html; charset=utf-8',
       'content-length': String(Buffer.byteLength(html)),

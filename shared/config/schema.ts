@@ -45,10 +45,11 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
   },
   trustedProxies: {
     doc:
-      'Comma-separated addresses whose X-Forwarded-For header is believed (Caddy in front). Client IPs ' +
-      'drive per-IP limits; anything else connecting directly is taken at its socket address.',
+      'Comma-separated addresses or CIDR ranges whose X-Forwarded-For header is believed (Caddy in ' +
+      'front; compose sets its fixed address). Client IPs drive per-IP limits. Empty (the default): ' +
+      'no header is believed and every client is taken at its socket address.',
     format: 'string-list',
-    default: ['127.0.0.1', '::1'],
+    default: [],
     env: 'GATEWAY_TRUSTED_PROXIES',
   },
   log: {

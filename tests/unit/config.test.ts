@@ -47,7 +47,7 @@ describe('loadConfig', () => {
       const expected: GatewayConfig = {
         configFile: '',
         publicUrl: '',
-        trustedProxies: ['127.0.0.1', '::1'],
+        trustedProxies: [],
         log: { level: 'info' },
         proxy: {
           host: '127.0.0.1',
