@@ -7,7 +7,9 @@ import type { Registry } from 'prom-client'
 import { RateLimiterMemory } from 'rate-limiter-flexible'
 import { WebSocketServer } from 'ws'
 import type { WebSocket } from 'ws'
+import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
+import { RedisStore } from '../shared/store/redis-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import { CloseCode } from './close-codes.js'
 import { HttpForwarder, send } from './http-forwarder.js'
@@ -18,18 +20,19 @@ import { relayPage } from './relay-page.js'
 import { RelaySession } from './relay-session.js'
 import type { SessionContext } from './relay-session.js'
 import { relayTarget } from './relay-target.js'
+import { SenderLimits } from './sender-limits.js'
+import type { SenderLimitsConfig } from './sender-limits.js'
 import { SessionGate } from './session-gate.js'
 import type { Admission } from './session-gate.js'
 import { SessionRegistry } from './session-registry.js'
 import { GatewayHealthView, statusPage } from './status-page.js'
 
 /** Client-facing limits, each with a clear NOTICE or close code and a metric. */
-export interface ProxyLimits {
+export interface ProxyLimits extends SenderLimitsConfig {
   maxFrameBytes: number
   maxQueuedMessages: number
   maxBufferedBytes: number
-  maxSessionsPerToken: number
-  maxSessionsPerIp: number
+  maxSubscriptions: number
   messagesPerSecond: number
   pollIntervalMs: number
   pingIntervalMs: number
@@ -66,6 +69,7 @@ export class ProxyServer {
   readonly #wss: WebSocketServer
   readonly #cache: RegistrationCache
   readonly #gate: SessionGate
+  readonly #limits: SenderLimits
   readonly #forwarder: HttpForwarder
   readonly #ctx: SessionContext
   readonly #health: GatewayHealthView
@@ -83,14 +87,18 @@ export class ProxyServer {
       logger,
       cache: this.#cache,
       metrics: this.metrics,
-      maxSessionsPerToken: limits.maxSessionsPerToken,
-      maxSessionsPerIp: limits.maxSessionsPerIp,
       pingIntervalMs: limits.pingIntervalMs,
+    })
+    this.#limits = new SenderLimits({
+      ...limits,
+      redis: store instanceof RedisStore ? store.shared : null,
+      logger,
+      registry: opts.registry,
     })
     this.#gate = new SessionGate({
       secret: opts.secret,
       cache: this.#cache,
-      registry: this.sessions,
+      limits: this.#limits,
       metrics: this.metrics,
       logger,
       trustedProxies: new Set(opts.trustedProxies),
@@ -114,6 +122,7 @@ export class ProxyServer {
             return false
           },
         ),
+      allowPersonMessage: (pubkey) => this.#limits.allowMessage(pubkey),
       countUsage: (tokenId, messages, bytes) => this.sessions.countUsage(tokenId, messages, bytes),
       onClose: (session) => this.sessions.remove(session),
       onFailover: (session, from, to) => this.sessions.emit('failover', session, from, to),
@@ -124,7 +133,7 @@ export class ProxyServer {
       perMessageDeflate: false,
       clientTracking: false,
     })
-    this.#server = createServer((req, res) => void this.#onRequest(req, res))
+    this.#server = createServer(SERVER_TIMEOUTS, (req, res) => void this.#onRequest(req, res))
     this.#server.on(
       'upgrade',
       (req: IncomingMessage, socket: Duplex, head: Buffer) =>
@@ -173,6 +182,7 @@ export class ProxyServer {
     this.#server.closeAllConnections()
     await closed
     await this.sessions.close()
+    await this.#limits.close()
     this.#cache.close()
     this.#wss.close()
   }
@@ -190,9 +200,15 @@ export class ProxyServer {
         admission = { ok: false, code: CloseCode.INTERNAL, reason: 'internal error' }
       }
     }
-    if (socket.destroyed) return
+    if (socket.destroyed) {
+      if (admission.ok) admission.slot.release()
+      return
+    }
     // Legacy clients read the refusal from the close code, so complete the upgrade first.
     this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      // From the first moment: a refused or 1013 socket still parses what the client sends,
+      // and an invalid frame is an 'error' event that would otherwise end the process.
+      ws.on('error', (err) => this.#log.debug({ err: err.message }, 'client socket error'))
       if (!admission.ok) {
         this.#log.info({ code: admission.code, reason: admission.reason }, 'session refused')
         if (admission.notice !== undefined) ws.send(JSON.stringify(['NOTICE', admission.notice]))
@@ -201,7 +217,11 @@ export class ProxyServer {
         return
       }
       const session = new RelaySession(ws, admission.identity, this.#ctx)
-      ws.once('close', (code: number) => this.metrics.sessionsClosed.inc({ code: String(code) }))
+      const { slot } = admission
+      ws.once('close', (code: number) => {
+        slot.release()
+        this.metrics.sessionsClosed.inc({ code: String(code) })
+      })
       this.sessions.add(session)
       if (session.start()) {
         this.#log.debug(
@@ -272,6 +292,8 @@ export class ProxyServer {
       software: 'hypertuna-gateway',
       version: this.#o.version ?? '0',
       maxMessageLength: this.#o.limits.maxFrameBytes,
+      maxSubscriptions: this.#o.limits.maxSubscriptions,
+      messagesPerSecond: this.#o.limits.messagesPerSecond,
     })
     if (accept.includes('application/nostr+json')) {
       return send(res, 200, doc, {

@@ -22,6 +22,8 @@ export interface SessionContext {
   pollIntervalMs: number
   /** Resolves true when the token may send one more message now. */
   allowMessage(tokenId: string): Promise<boolean>
+  /** Synchronous: true when this person (a token's pubkey) may send one more message now. */
+  allowPersonMessage(pubkey: string): boolean
   /** Usage accounting per token (aggregated by the caller). */
   countUsage(tokenId: string, messages: number, bytes: number): void
   onClose(session: RelaySession): void
@@ -34,6 +36,10 @@ export interface SessionIdentity {
   token: string
   tokenId: string
   tokenPayload: { seq?: unknown; issuedAt?: unknown }
+  /** What the worker receives as `x-auth-token`: the token's relayAuthToken, else the token. */
+  workerToken: string
+  /** The person the token names; null for a share link. */
+  pubkey: string | null
   ip: string
 }
 
@@ -87,7 +93,7 @@ export class RelaySession {
     this.identity = identity
     this.#ctx = ctx
     const relayKey = identity.registration.relayKey
-    this.#headers = { 'content-type': 'application/json', 'x-auth-token': identity.token }
+    this.#headers = { 'content-type': 'application/json', 'x-auth-token': identity.workerToken }
     this.#postPath = `/post/relay/${relayKey}`
     this.#pollPath = `/get/relay/${relayKey}/${this.connectionKey}`
   }
@@ -180,6 +186,10 @@ export class RelaySession {
     }
     if (!Array.isArray(message) || typeof message[0] !== 'string') {
       return this.#notice('invalid: message must be a JSON array starting with a verb')
+    }
+    const person = this.identity.pubkey
+    if (person !== null && !this.#ctx.allowPersonMessage(person)) {
+      return this.#limit('pubkey_message_rate', 'rate-limited: too many messages from this user')
     }
     // Admission is asynchronous but resolves in arrival order, so order holds.
     this.#admitting++

@@ -38,6 +38,11 @@ export interface GatewayConfig {
     readonly maxBufferedBytes: number
     readonly maxSessionsPerToken: number
     readonly maxSessionsPerIp: number
+    readonly maxSessionsPerPubkey: number
+    readonly sessionOpensPerIpPerMinute: number
+    readonly pubkeyMessagesPerSecond: number
+    readonly sessionLeaseMs: number
+    readonly maxSubscriptions: number
     readonly messagesPerSecond: number
     readonly pollIntervalMs: number
     readonly pingIntervalMs: number

@@ -1,26 +1,13 @@
-/** Relay metadata a worker may send with its registration (free-form beyond these). */
-export interface RelayMetadata {
-  name?: string
-  description?: string
-  /** Path alias clients may use instead of the relay key: `wss://gateway/<gatewayPath>`. */
-  gatewayPath?: string
-  isPublic?: boolean
-  connectionUrl?: string
-  [extra: string]: unknown
-}
+import { ErrorCode, GatewayError } from '../errors.js'
+import type { Registration } from '../registrar-api/registration.js'
 
-/** A relay registration as stored. */
-export interface Registration {
-  relayKey: string
-  /** Worker swarm keys (64 lowercase hex) that serve this relay, in the worker's order. */
-  peers: string[]
-  metadata: RelayMetadata
-  /** The worker's nonce and clock, as signed. */
-  nonce: string | null
-  issuedAt: number | null
-  /** Registrar clock: when stored, and when it lapses unless renewed (ms since epoch). */
-  registeredAt: number
-  expiresAt: number
+// The registration document is the registrar API's (workers read it too); the store keeps it.
+export type { Registration, RelayMetadata } from '../registrar-api/registration.js'
+
+/** Options of {@link GatewayStore.putRegistration}. */
+export interface PutRegistrationOptions {
+  /** Refuse (ALIAS_TAKEN) rather than take a gatewayPath another live relay holds. */
+  exclusiveAlias?: boolean
 }
 
 /**
@@ -85,8 +72,18 @@ export type ChangeListener = (change: StoreChange) => void
  * use after close rejects with `STORE_CLOSED`. No method half-applies a write.
  */
 export interface GatewayStore {
-  /** Stores (or replaces) a registration for `ttlSeconds`, with its gatewayPath alias, and announces it. */
-  putRegistration(registration: Registration, ttlSeconds: number): Promise<void>
+  /**
+   * Stores (or replaces) a registration for `ttlSeconds`, with its gatewayPath alias, and
+   * announces it. With `exclusiveAlias` the alias claim is atomic: when another live relay
+   * (whose registration still names that path) holds it, nothing is written and it rejects with
+   * GatewayError `ALIAS_TAKEN`; of concurrent claims exactly one wins. Without it the newest
+   * write takes the alias.
+   */
+  putRegistration(
+    registration: Registration,
+    ttlSeconds: number,
+    options?: PutRegistrationOptions,
+  ): Promise<void>
   /** By relay key; null when absent or expired. */
   getRegistration(relayKey: string): Promise<Registration | null>
   /** By relay key or by gatewayPath alias. */
@@ -133,4 +130,11 @@ export function isTokenRevoked(
   if (typeof payload.seq === 'number') return payload.seq < state.minSeq
   if (state.revokedAt === 0) return false
   return typeof payload.issuedAt !== 'number' || payload.issuedAt <= state.revokedAt
+}
+
+/** The refusal of {@link GatewayStore.putRegistration} for a gatewayPath another relay holds. */
+export function aliasTaken(path: string | null): GatewayError {
+  return new GatewayError(ErrorCode.ALIAS_TAKEN, 'another relay holds this gatewayPath', {
+    details: { gatewayPath: path },
+  })
 }

@@ -1,16 +1,18 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import { GatewayError } from '../errors.js'
-import type { BackoffOptions } from '../swarm/backoff.js'
+import { ErrorCode, GatewayError } from '../errors.js'
+import type { BackoffOptions } from '../retry/backoff.js'
 import type {
   ChangeListener,
   GatewayStore,
   ProxyReport,
+  PutRegistrationOptions,
   Registration,
   StoreChange,
   TokenState,
   UsageCounters,
 } from './gateway-store.js'
+import { aliasTaken } from './gateway-store.js'
 import { RedisConnection, errorText, redisEndpoint } from './redis-connection.js'
 import {
   ADD_USAGE,
@@ -75,7 +77,10 @@ export class RedisStore implements GatewayStore {
     const endpoint = redisEndpoint(options.url)
     if (endpoint === null) {
       // Never echoes the URL: it may carry a password.
-      throw new GatewayError('CONFIG_INVALID', 'redis url must be a redis:// or rediss:// URL')
+      throw new GatewayError(
+        ErrorCode.CONFIG_INVALID,
+        'redis url must be a redis:// or rediss:// URL',
+      )
     }
     this.#log = options.logger.child({ component: 'redis-store', redis: endpoint })
     this.#prefix = options.prefix
@@ -98,7 +103,19 @@ export class RedisStore implements GatewayStore {
     this.#feed.client.on('message', this.#onMessage)
   }
 
-  async putRegistration(registration: Registration, ttlSeconds: number): Promise<void> {
+  /**
+   * The command connection (fail-fast, no offline queue) and the key prefix, for limiters that
+   * share this store's Redis; they must stop using it before the store closes.
+   */
+  get shared(): { client: Redis; prefix: string } {
+    return { client: this.#command.client, prefix: this.#prefix }
+  }
+
+  async putRegistration(
+    registration: Registration,
+    ttlSeconds: number,
+    options: PutRegistrationOptions = {},
+  ): Promise<void> {
     const stored = normalizeRegistration(registration)
     const ttlMs = ttlToMs(ttlSeconds)
     const { relayKey } = stored
@@ -107,9 +124,16 @@ export class RedisStore implements GatewayStore {
     if (path !== null) keys.push(this.#key('alias', path))
     const message = encodeChange({ type: 'registration', relayKey })
     const args = [JSON.stringify(stored), ttlMs, relayKey, this.#key('alias', ''), path ?? '']
-    await this.#run('putRegistration', (c) =>
-      runScript(c, PUT_REGISTRATION, keys, [...args, this.#channel, message]),
+    const written = await this.#run('putRegistration', (c) =>
+      runScript(c, PUT_REGISTRATION, keys, [
+        ...args,
+        this.#channel,
+        message,
+        // The holder's registration key prefix; empty: the newest write takes the alias.
+        options.exclusiveAlias === true ? this.#key('relay', '') : '',
+      ]),
     )
+    if (written === 0) throw aliasTaken(path)
   }
 
   async getRegistration(relayKey: string): Promise<Registration | null> {
@@ -308,15 +332,16 @@ export class RedisStore implements GatewayStore {
 
   #mapError(op: string, err: unknown): GatewayError {
     if (err instanceof GatewayError) return err
-    if (this.#closed) return new GatewayError('STORE_CLOSED', 'store is closed', { cause: err })
-    return new GatewayError('STORE_UNAVAILABLE', `redis ${op} failed`, {
+    if (this.#closed)
+      return new GatewayError(ErrorCode.STORE_CLOSED, 'store is closed', { cause: err })
+    return new GatewayError(ErrorCode.STORE_UNAVAILABLE, `redis ${op} failed`, {
       cause: err,
       details: { op },
     })
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new GatewayError('STORE_CLOSED', 'store is closed')
+    if (this.#closed) throw new GatewayError(ErrorCode.STORE_CLOSED, 'store is closed')
   }
 
   #subscribeFeed(feed: RedisConnection): void {

@@ -67,6 +67,9 @@ export class PeerPool extends EventEmitter {
   readonly #joinTopic: boolean
   readonly #host: PeerHost
   readonly #onConnection: (stream: NoiseSecretStream) => void
+  /** Keys some relay registered: dialled ahead of need, accepted when they dial us. */
+  readonly #allowed = new Set<string>()
+  readonly #readyWaiters = new Set<(key: string | null) => void>()
   #discovery: PeerDiscovery | null = null
   #idleTimer: NodeJS.Timeout | null = null
   readonly #closedBytes = { received: 0, sent: 0 }
@@ -159,6 +162,11 @@ export class PeerPool extends EventEmitter {
     )
   }
 
+  #selectReady(keys: readonly string[], exclude?: ReadonlySet<string>): string | null {
+    const key = this.select(keys, exclude)
+    return key !== null && this.#peers.get(key)?.state === 'ready' ? key : null
+  }
+
   /** Requests in flight across every peer. */
   get inflight(): number {
     let n = 0
@@ -171,6 +179,61 @@ export class PeerPool extends EventEmitter {
     const keys: string[] = []
     for (const [key, conn] of this.#peers) if (conn.state === state) keys.push(key)
     return keys
+  }
+
+  /**
+   * Marks `keys` as registered workers: each may dial in (see inbound links)
+   * and is dialled now, ahead of need, so that a first session or a failover
+   * lands on a warm link. Call it whenever a registration is seen or used;
+   * repeated calls are cheap and never restart a dial in backoff.
+   */
+  warm(keys: readonly string[]): void {
+    if (this.#closed) return
+    this.allow(keys)
+    for (const key of keys) if (!this.#peers.has(key)) this.peer(key)
+  }
+
+  /**
+   * Accepts inbound links from `keys` without dialling them (a worker that
+   * dials out to the gateway). Invalid keys are ignored.
+   */
+  allow(keys: readonly string[]): void {
+    for (const key of keys) if (HEX_KEY.test(key)) this.#allowed.add(key)
+  }
+
+  /**
+   * Waits for a usable worker among `keys`: resolves with the best ready key
+   * (fewest sessions first, see {@link select}) as soon as one is ready, or
+   * with null once `timeoutMs` passes or the pool closes. Warms every key, so
+   * a cold start or a failover dials all of a relay's workers at once.
+   *
+   * @param exclude keys not to return (e.g. the worker a session leaves)
+   */
+  whenReady(
+    keys: readonly string[],
+    timeoutMs: number,
+    exclude?: ReadonlySet<string>,
+  ): Promise<string | null> {
+    if (this.#closed) return Promise.resolve(null)
+    this.warm(keys)
+    const now = this.#selectReady(keys, exclude)
+    if (now !== null || timeoutMs <= 0) return Promise.resolve(now)
+    return new Promise((resolve) => {
+      const done = (key: string | null): void => {
+        clearTimeout(timer)
+        this.off('state', onState)
+        this.#readyWaiters.delete(done)
+        resolve(key)
+      }
+      const onState = (key: string, state: PeerState): void => {
+        if (state !== 'ready' || !keys.includes(key)) return
+        const pick = this.#selectReady(keys, exclude)
+        if (pick !== null) done(pick)
+      }
+      const timer = setTimeout(() => done(null), timeoutMs)
+      this.on('state', onState)
+      this.#readyWaiters.add(done)
+    })
   }
 
   /** Resolves with an open connection to `key` or rejects PEER_UNREACHABLE. */
@@ -212,6 +275,7 @@ export class PeerPool extends EventEmitter {
     if (this.#closed) return
     this.#closed = true
     if (this.#idleTimer !== null) clearInterval(this.#idleTimer)
+    for (const done of [...this.#readyWaiters]) done(null)
     this.#swarm.off('connection', this.#onConnection)
     const discovery = this.#discovery
     this.#discovery = null

@@ -14,7 +14,7 @@ import {
 import type { RegistrarCapabilityName } from '../registrar-api/registrar-capabilities.js'
 import { SignedAction, newNonce, signRequest } from '../registrar-api/signed-request.js'
 import type { SignedActionName } from '../registrar-api/signed-request.js'
-import type { Registration, RelayMetadata } from '../store/gateway-store.js'
+import type { Registration, RelayMetadata } from '../registrar-api/registration.js'
 import { RegistrarHttp } from './registrar-http.js'
 import type { RegistrarAnswer } from './registrar-http.js'
 import { RegistrarRequestError } from './registrar-request-error.js'

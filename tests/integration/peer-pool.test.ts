@@ -242,6 +242,24 @@ describe('PeerPool on the loopback testnet', function () {
     })
   })
 
+  describe('whenReady and warm', () => {
+    it('dials every key at once and resolves with a ready one; null when none comes up in time', async () => {
+      const a = await new LegacyPeer(testnet).start()
+      closers.push(() => a.close())
+      const { pool } = makePool()
+      await pool.start()
+      const dead = randomBytes(32).toString('hex')
+      const keys = [dead, a.publicKey]
+      expect(await pool.whenReady(keys, 10_000)).to.equal(a.publicKey)
+      expect(pool.snapshot(dead).state).to.be.oneOf(['connecting', 'down'])
+      expect(await pool.whenReady([dead], 200)).to.equal(null)
+      expect(await pool.whenReady(keys, 0, new Set([a.publicKey]))).to.equal(null)
+      const pending = pool.whenReady([dead], 60_000)
+      await pool.close()
+      expect(await pending).to.equal(null)
+    })
+  })
+
   describe('selection across two workers of one relay', () => {
     it('prefers the healthy worker and spreads sessions by load', async () => {
       const a = await new LegacyPeer(testnet).start()

@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { backoffDelay } from '../../shared/swarm/backoff.js'
+import { backoffDelay } from '../../shared/retry/backoff.js'
 import { selectPeer } from '../../shared/swarm/select-peer.js'
 import type { PeerSnapshot } from '../../shared/swarm/select-peer.js'
 
