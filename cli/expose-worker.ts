@@ -125,6 +125,7 @@ export class ExposeWorker {
       ],
     })
     await this.#host.start()
+    this.#assertRunning()
     o.progress(`registering relay ${o.relayKey} (worker ${this.#host.publicKey.slice(0, 16)}…) ...`)
     let registered: RegisterResult
     try {
@@ -145,6 +146,7 @@ export class ExposeWorker {
       )
     }
     this.#registered = true
+    this.#assertRunning()
     this.client.startRenewal()
     if (o.linkToGateway !== undefined) {
       this.#link = await o.linkToGateway({ swarm: this.#swarm, host: this.#host, registered })
@@ -160,6 +162,13 @@ export class ExposeWorker {
       shareUrl: shareUrl(publicUrl, o.path ?? o.relayKey, token.token),
       token,
       info,
+    }
+  }
+
+  // Stopped (SIGINT) while starting: go no further; close() undoes what was done.
+  #assertRunning(): void {
+    if (this.#closing !== null) {
+      throw new CliError(ExitCode.OK, 'stopped', 'stopped before the relay was online')
     }
   }
 
