@@ -8,6 +8,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible'
 import { WebSocketServer } from 'ws'
 import type { WebSocket } from 'ws'
 import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
+import { notReadyBody, readyBody } from '../shared/health/ready-body.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
 import { RedisStore } from '../shared/store/redis-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
@@ -53,6 +54,8 @@ export interface ProxyServerOptions {
   logger: Logger
   registry: Registry
   version?: string
+  /** Extra fields for the /ready body (the swarm node's reachability). */
+  readyDetails?: () => Record<string, unknown>
 }
 
 /**
@@ -269,14 +272,14 @@ export class ProxyServer {
   // taking every proxy out of Caddy's rotation for it would turn a degraded
   // store into a full outage. The body still says how the store is doing.
   async #ready(res: ServerResponse): Promise<void> {
-    if (this.#closing !== null || !this.#o.pool.started) {
-      return send(res, 503, { status: 'not ready', code: 'not_ready' })
-    }
     const store = await this.#o.store.ping().then(
-      () => 'ok',
-      () => 'unreachable',
+      () => 'ok' as const,
+      () => 'unreachable' as const,
     )
-    send(res, 200, { status: 'ready', store })
+    if (this.#closing !== null || !this.#o.pool.started) {
+      return send(res, 503, notReadyBody(store, 'starting or shutting down'))
+    }
+    send(res, 200, { ...readyBody(store), ...this.#o.readyDetails?.() })
   }
 
   async #relayDocument(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Registration } from '../shared/store/gateway-store.js'
-import { Capability } from '../shared/protocol/wire.js'
+import { bodyText, Capability } from '../shared/protocol/wire.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 
 /** Longest subscription id NIP-01 allows, in characters; the gateway announces it. */
@@ -87,7 +87,7 @@ export async function relayInfo(
         { timeoutMs: 5_000 },
       )
       if (res.statusCode === 200 && res.body !== null) {
-        const doc: unknown = JSON.parse(res.body.toString('utf8'))
+        const doc: unknown = JSON.parse(bodyText(res.body))
         if (typeof doc === 'object' && doc !== null && !Array.isArray(doc))
           return withGatewayLimitation(doc as Record<string, unknown>, gatewayLimitation(defaults))
       }

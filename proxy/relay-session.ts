@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { WebSocket } from 'ws'
 import { ErrorCode, GatewayError } from '../shared/errors.js'
-import type { Headers, RelayResponse } from '../shared/protocol/wire.js'
-import { Capability } from '../shared/protocol/wire.js'
+import type { Body, Headers, RelayResponse } from '../shared/protocol/wire.js'
+import { bodyText, Capability } from '../shared/protocol/wire.js'
 import type { Registration } from '../shared/store/gateway-store.js'
 import type { PeerLease } from '../shared/swarm/peer-lease.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
@@ -297,9 +297,9 @@ export class RelaySession {
     this.#sendLines(res.body)
   }
 
-  #sendLines(body: Buffer | null): void {
-    if (body === null || body.length === 0) return
-    const text = body.toString('utf8')
+  #sendLines(body: Body): void {
+    const text = bodyText(body)
+    if (text.length === 0) return
     let from = 0
     while (from < text.length && !this.#closed) {
       let to = text.indexOf('\n', from)
@@ -362,7 +362,7 @@ export class RelaySession {
         headers: this.#headers,
       })
       const messages: unknown =
-        res.statusCode === 200 && res.body !== null ? JSON.parse(res.body.toString('utf8')) : []
+        res.statusCode === 200 && res.body !== null ? JSON.parse(bodyText(res.body)) : []
       // Legacy polling hands back parsed arrays; each is re-serialised once here.
       if (Array.isArray(messages)) for (const m of messages) this.#send(JSON.stringify(m), 'poll')
     } catch (err) {
@@ -439,10 +439,10 @@ function isRetryable(err: unknown): boolean {
   return err instanceof GatewayError && RETRYABLE.has(err.code)
 }
 
-function errorText(body: Buffer | null): string {
+function errorText(body: Body): string {
   if (body === null) return ''
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as { error?: unknown }
+    const parsed = JSON.parse(bodyText(body)) as { error?: unknown }
     return typeof parsed.error === 'string' ? `: ${parsed.error.slice(0, 200)}` : ''
   } catch {
     return ''
