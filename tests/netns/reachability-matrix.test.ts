@@ -18,7 +18,7 @@ import type { Placement, Topology } from './topology.js'
 const script = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url))
 const SECRET = 'netns-matrix-secret-0123456789abcdef'
 const SEED = 'cd'.repeat(32)
-const CLIENT_DEADLINE_MS = 20_000
+const CLIENT_DEADLINE_MS = 30_000
 
 type Row = 'published' | 'defaults'
 type Column = Placement | 'random-pair'
