@@ -5,6 +5,7 @@ import type { GatewayStore } from '../shared/store/gateway-store.js'
 import { createSwarm, swarmOptions } from '../shared/swarm/create-swarm.js'
 import { PeerPool } from '../shared/swarm/peer-pool.js'
 import { peerPoolOptions, proxyServerOptions } from './proxy-options.js'
+import { ProxyReporter } from './proxy-reporter.js'
 import { ProxyServer } from './proxy-server.js'
 
 /** A proxy with its own swarm and pool, as an entry point runs it. */
@@ -29,15 +30,18 @@ export function buildProxy(
     ...peerPoolOptions(config),
   })
   const proxy = new ProxyServer({ ...proxyServerOptions(config), ...deps, pool })
+  const reporter = new ProxyReporter({ pool, sessions: proxy.sessions, ...deps })
   return {
     proxy,
     pool,
     async start() {
       await pool.start()
       const address = await proxy.listen()
+      reporter.start()
       return { url: `http://${address.address}:${address.port}`, gatewayKey: pool.publicKey }
     },
     async close() {
+      reporter.close()
       await proxy.close()
       await pool.close()
       await swarm.destroy()

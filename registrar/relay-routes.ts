@@ -5,9 +5,11 @@ import {
   verifyRegistrationSignature,
 } from '../shared/auth/registration-signature.js'
 import {
+  PUBLIC_URL_HEADER,
   REGISTRATION_TTL_HEADER,
   SignedHeader,
 } from '../shared/registrar-api/registrar-capabilities.js'
+import { ErrorCode, GatewayError } from '../shared/errors.js'
 import { RegistrarErrorCode } from '../shared/registrar-api/registrar-error-code.js'
 import {
   NONCE_PATTERN,
@@ -49,6 +51,8 @@ export function registerRelayRoutes(app: FastifyInstance, context: RouteContext)
       throw err
     }
     reply.header(REGISTRATION_TTL_HEADER, String(context.registrationTtlSeconds))
+    // Where clients reach the gateway, so a worker can print its share URL.
+    reply.header(PUBLIC_URL_HEADER, publicUrlOf(context, request))
     return OK
   })
 
@@ -115,7 +119,12 @@ async function register(context: RouteContext, body: unknown, log: FastifyBaseLo
     registeredAt: now,
     expiresAt: now + context.registrationTtlSeconds * 1000,
   }
-  await context.store.putRegistration(registration, context.registrationTtlSeconds)
+  // The check above spares a nonce in the common case; this one settles a race atomically.
+  await context.store
+    .putRegistration(registration, context.registrationTtlSeconds, { exclusiveAlias: true })
+    .catch((err: unknown) => {
+      throw err instanceof GatewayError && err.code === ErrorCode.ALIAS_TAKEN ? pathTaken() : err
+    })
   log.info(
     {
       relayKey,
@@ -142,13 +151,15 @@ async function assertGatewayPathFree(context: RouteContext, relayKey: string, pa
     throw new HttpError(400, RegistrarErrorCode.INVALID_GATEWAY_PATH, problem)
   }
   const owner = await context.store.resolveRelay(path)
-  if (owner !== null && owner.relayKey !== relayKey) {
-    throw new HttpError(
-      409,
-      RegistrarErrorCode.GATEWAY_PATH_TAKEN,
-      'another relay already uses this gatewayPath',
-    )
-  }
+  if (owner !== null && owner.relayKey !== relayKey) throw pathTaken()
+}
+
+function pathTaken(): HttpError {
+  return new HttpError(
+    409,
+    RegistrarErrorCode.GATEWAY_PATH_TAKEN,
+    'another relay already uses this gatewayPath',
+  )
 }
 
 async function signedDelete(context: RouteContext, request: RelayRequest): Promise<void> {
@@ -195,6 +206,15 @@ async function legacyDelete(
     )
   }
   request.log.info({ relayKey, form: 'legacy', removed, decision: 'accepted' }, 'relay removed')
+}
+
+/**
+ * The gateway's public base URL: configured, else (behind Caddy) protocol and host from
+ * X-Forwarded-*, believed from trusted proxies only.
+ */
+export function publicUrlOf(context: RouteContext, request: FastifyRequest): string {
+  if (context.publicUrl !== '') return context.publicUrl.replace(/\/+$/, '')
+  return `${request.protocol}://${request.host}`
 }
 
 function pathRelayKey(request: RelayRequest): string {

@@ -14,6 +14,8 @@ export interface RouteContext {
   legacyDelete: boolean
   tokenDefaultTtlSeconds: number
   tokenMaxTtlSeconds: number
+  /** The gateway's public URL for workers' share URLs; empty: from the request's Host. */
+  publicUrl: string
   store: GatewayStore
   metrics: RegistrarMetrics
   guard: ReplayGuard

@@ -48,6 +48,7 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   // registrar decisions
   NOT_CONFIGURED: 'NOT_CONFIGURED',
+  ADMIN_UNAUTHORIZED: 'ADMIN_UNAUTHORIZED',
   LEGACY_DELETE_DISABLED: 'LEGACY_DELETE_DISABLED',
   GATEWAY_PATH_TAKEN: 'GATEWAY_PATH_TAKEN',
   RELAY_NOT_FOUND: 'RELAY_NOT_FOUND',
@@ -57,6 +58,8 @@ export const ErrorCode = {
   UNAVAILABLE: 'UNAVAILABLE',
   NOT_READY: 'NOT_READY',
   INTERNAL_ERROR: 'INTERNAL_ERROR',
+  /** A registration's gatewayPath is held by another live relay (the claim is atomic). */
+  ALIAS_TAKEN: 'ALIAS_TAKEN',
   // registrar client (worker kit)
   REGISTRAR_UNREACHABLE: 'REGISTRAR_UNREACHABLE',
   REGISTRAR_REJECTED: 'REGISTRAR_REJECTED',

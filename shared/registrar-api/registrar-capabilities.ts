@@ -31,6 +31,12 @@ export const CAPABILITIES_HEADER = 'x-registrar-capabilities'
  */
 export const REGISTRATION_TTL_HEADER = 'x-registration-ttl'
 
+/**
+ * Header on a registration answer: the gateway's public base URL (`https://…`), what a worker
+ * builds its clients' share URLs from. A header, so the legacy `{status:"ok"}` body stays as is.
+ */
+export const PUBLIC_URL_HEADER = 'x-gateway-public-url'
+
 /** Path answering `{ "version": 1, "capabilities": [..] }`. */
 export const CAPABILITIES_PATH = '/api/capabilities'
 

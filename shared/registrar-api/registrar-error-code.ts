@@ -45,6 +45,8 @@ export const RegistrarErrorCode = {
   NOT_FOUND: ErrorCode.NOT_FOUND,
   /** Too many requests from this client address; see `Retry-After`. */
   RATE_LIMITED: ErrorCode.RATE_LIMITED,
+  /** An admin API call without the admin Bearer token, or with a wrong one. */
+  ADMIN_UNAUTHORIZED: ErrorCode.ADMIN_UNAUTHORIZED,
   /** No registration secret is configured. */
   NOT_CONFIGURED: ErrorCode.NOT_CONFIGURED,
   /** The store cannot be reached; nothing was written. See `Retry-After`. */

@@ -6,6 +6,7 @@ import { signDelete, signLegacyDelete, signRegistration } from '../auth/registra
 import { ErrorCode } from '../errors.js'
 import {
   CAPABILITIES_PATH,
+  PUBLIC_URL_HEADER,
   REGISTRATION_TTL_HEADER,
   RegistrarCapability,
   SignedHeader,
@@ -57,6 +58,8 @@ export interface RelayToRegister {
 export interface RegisterResult {
   /** Lifetime the registrar gives the registration (announced, or the configured default). */
   ttlSeconds: number
+  /** The gateway's public base URL as the registrar reports it; null from older registrars. */
+  publicUrl: string | null
 }
 
 /** Outcome of {@link RegistrarClient.unregister}. */
@@ -328,7 +331,7 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
     const ttlSeconds =
       Number.isSafeInteger(announced) && announced > 0 ? announced : this.#defaultTtl
     this.#log?.debug({ relayKey: relay.relayKey, ttlSeconds }, 'relay registered')
-    return { ttlSeconds }
+    return { ttlSeconds, publicUrl: answer.headers.get(PUBLIC_URL_HEADER) }
   }
 
   #schedule(relayKey: string, delayMs: number): void {

@@ -58,7 +58,7 @@ export class RelayHost {
   readonly #unsubscribe = new Map<HostedRelay, () => void>()
   readonly #clients = new Map<string, ClientState>()
   readonly #channels = new Set<RelayChannel>()
-  readonly #router: Router
+  readonly #router: Router<unknown, RelayChannel>
   readonly #capabilities: string[]
   readonly #onConnection: (stream: NoiseSecretStream) => void
   #discovery: PeerDiscovery | null = null
@@ -77,7 +77,7 @@ export class RelayHost {
     if (opts.relays?.some((r) => r.info !== undefined))
       this.#capabilities.push(Capability.RELAY_INFO)
     for (const relay of opts.relays ?? []) this.addRelay(relay)
-    this.#router = new Router()
+    this.#router = new Router<unknown, RelayChannel>()
       .post('/identify-gateway', () => ({
         statusCode: 200,
         body: { status: 'identified', relayPublicKey: this.publicKey },

@@ -47,7 +47,7 @@ describe('loadConfig', () => {
       const expected: GatewayConfig = {
         configFile: '',
         publicUrl: '',
-        trustedProxies: ['127.0.0.1', '::1'],
+        trustedProxies: [],
         log: { level: 'info' },
         proxy: {
           host: '127.0.0.1',
@@ -55,8 +55,13 @@ describe('loadConfig', () => {
           maxFrameBytes: 262144,
           maxQueuedMessages: 64,
           maxBufferedBytes: 4194304,
-          maxSessionsPerToken: 16,
-          maxSessionsPerIp: 64,
+          maxSessionsPerToken: 1000,
+          maxSessionsPerIp: 128,
+          maxSessionsPerPubkey: 64,
+          sessionOpensPerIpPerMinute: 600,
+          pubkeyMessagesPerSecond: 100,
+          sessionLeaseMs: 30000,
+          maxSubscriptions: 200,
           messagesPerSecond: 50,
           pollIntervalMs: 1000,
           pingIntervalMs: 30000,
@@ -89,6 +94,7 @@ describe('loadConfig', () => {
           redisPrefix: 'gateway:registrations:',
         },
         token: { defaultTtl: 3600, maxTtl: 604800 },
+        admin: { token: '' },
         hyperswarm: { bootstrap: [], host: '', seed: '' },
       }
       expect(loadConfig({ env: {} })).to.deep.equal(expected)

@@ -25,6 +25,7 @@ const PUBLISHED_REGISTRAR_CODES = [
   'token_revoked',
   'not_found',
   'rate_limited',
+  'admin_unauthorized',
   'not_configured',
   'store_unavailable',
   'internal_error',
