@@ -55,6 +55,8 @@ export interface ProxyServerOptions {
   logger: Logger
   registry: Registry
   version?: string
+  /** Extra fields for the /ready body (the swarm node's reachability). */
+  readyDetails?: () => Record<string, unknown>
 }
 
 /**
@@ -278,7 +280,7 @@ export class ProxyServer {
     if (this.#closing !== null || !this.#o.pool.started) {
       return send(res, 503, notReadyBody(store, 'starting or shutting down'))
     }
-    send(res, 200, readyBody(store))
+    send(res, 200, { ...readyBody(store), ...this.#o.readyDetails?.() })
   }
 
   async #relayDocument(req: IncomingMessage, res: ServerResponse): Promise<void> {

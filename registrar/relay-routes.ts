@@ -55,7 +55,8 @@ export function registerRelayRoutes(app: FastifyInstance, context: RouteContext)
     reply.header(REGISTRATION_TTL_HEADER, String(context.registrationTtlSeconds))
     // Where clients reach the gateway, so a worker can print its share URL.
     reply.header(PUBLIC_URL_HEADER, publicUrlOf(context, request))
-    return OK
+    // Kit workers dial out to these keys; legacy workers ignore the extra field.
+    return context.gateway.gatewayKeys.length > 0 ? { ...OK, gateway: context.gateway } : OK
   })
 
   app.get('/api/relays/:relayKey', async (request: RelayRequest) => {
