@@ -82,7 +82,12 @@ declare module 'hyperdht' {
     opened: Promise<boolean>
     rawStream: { remoteHost?: string; remotePort?: number }
     userData: unknown
+    destroyed: boolean
     setKeepAlive(ms: number): void
+    /** Writes one empty frame. */
+    sendKeepAlive(): void
+    /** Resolves once everything written so far is acknowledged by the remote transport. */
+    flush(): Promise<boolean>
   }
   export interface DhtServer extends EventEmitter {
     listen(keyPair?: KeyPair): Promise<void>
@@ -97,17 +102,28 @@ declare module 'hyperdht' {
     seed?: Buffer
     ephemeral?: boolean
     firewalled?: boolean
+    anyPort?: boolean
     connectionKeepAlive?: number | false
   }
   export default class HyperDHT extends EventEmitter {
     constructor(opts?: DhtOptions)
     static keyPair(seed?: Buffer): KeyPair
+    static bootstrapper(port: number, host: string, opts?: DhtOptions): HyperDHT
     defaultKeyPair: KeyPair
     destroyed: boolean
     ready(): Promise<void>
     fullyBootstrapped(): Promise<void>
     address(): { host: string; port: number }
-    connect(publicKey: Buffer, opts?: { keyPair?: KeyPair }): NoiseSecretStream
+    /** Public address as other nodes observe it (null host / 0 port: not known or random). */
+    readonly host: string | null
+    readonly port: number
+    readonly randomized: boolean
+    firewalled: boolean
+    createRawStream(opts?: unknown): unknown
+    connect(
+      publicKey: Buffer,
+      opts?: { keyPair?: KeyPair; relayThrough?: Buffer | Buffer[] },
+    ): NoiseSecretStream
     createServer(opts?: unknown, onconnection?: (socket: NoiseSecretStream) => void): DhtServer
     destroy(opts?: { force?: boolean }): Promise<void>
   }
@@ -149,6 +165,7 @@ declare module 'hyperswarm' {
     keyPair?: KeyPair
     seed?: Buffer
     maxPeers?: number
+    relayThrough?: Buffer | Buffer[] | null
     firewall?: (remotePublicKey: Buffer, payload: unknown) => boolean
   }
   export default class Hyperswarm extends EventEmitter {
