@@ -302,6 +302,21 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       default: 20000,
       env: 'GATEWAY_POOL_OPEN_TIMEOUT_MS',
     },
+    probeIntervalMs: {
+      doc:
+        'Pause between link probes of a worker connection, in ms: one empty encrypted frame the ' +
+        "worker's transport acknowledges, so a killed or frozen worker is noticed in seconds at about " +
+        'one small frame per interval (workers need nothing new).',
+      format: 'positive-int',
+      default: 1000,
+      env: 'GATEWAY_POOL_PROBE_INTERVAL_MS',
+    },
+    probeTimeoutMs: {
+      doc: 'A link probe not acknowledged within this long drops the connection (failover), in ms.',
+      format: 'positive-int',
+      default: 1500,
+      env: 'GATEWAY_POOL_PROBE_TIMEOUT_MS',
+    },
     idleTimeoutMs: {
       doc: 'Close a worker connection no session or request used for this long, in ms.',
       format: 'positive-int',

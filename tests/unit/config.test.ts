@@ -86,6 +86,8 @@ describe('loadConfig', () => {
           unhealthyAfter: 2,
           downAfter: 4,
           openTimeoutMs: 20000,
+          probeIntervalMs: 1000,
+          probeTimeoutMs: 1500,
           idleTimeoutMs: 120000,
           backoffMinMs: 500,
           backoffMaxMs: 30000,
