@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { GatewayError } from '../shared/errors.js'
 import { isSecretParam } from '../shared/log/redact-query.js'
 import type { Headers } from '../shared/protocol/wire.js'
+import { bodyBytes } from '../shared/protocol/wire.js'
 import type { Registration } from '../shared/store/gateway-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import type { ProxyMetrics } from './proxy-metrics.js'
@@ -115,7 +116,7 @@ export class HttpForwarder {
         })
         const out: Record<string, string> = {}
         for (const [k, v] of Object.entries(answer.headers)) if (!HOP_BY_HOP.has(k)) out[k] = v
-        const body = answer.body ?? Buffer.alloc(0)
+        const body = bodyBytes(answer.body) ?? Buffer.alloc(0)
         const workerLength = answer.headers['content-length']
         out['content-length'] =
           req.method === 'HEAD' && workerLength !== undefined ? workerLength : String(body.length)

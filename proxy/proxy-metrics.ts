@@ -7,7 +7,15 @@ export type TokenRejection =
 
 /** Which limit a client hit (bounded label values). */
 export type LimitName =
-  'frame_size' | 'queue' | 'slow_client' | 'sessions_per_token' | 'sessions_per_ip' | 'message_rate'
+  | 'frame_size'
+  | 'queue'
+  | 'slow_client'
+  | 'sessions_per_token'
+  | 'sessions_per_ip'
+  | 'message_rate'
+  | 'sessions_per_pubkey'
+  | 'session_open_rate'
+  | 'pubkey_message_rate'
 
 /** How output reached a client (bounded label values). */
 export type DeliveryMode = 'response' | 'push' | 'poll'

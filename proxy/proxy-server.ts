@@ -8,27 +8,32 @@ import { RateLimiterMemory } from 'rate-limiter-flexible'
 import { WebSocketServer } from 'ws'
 import type { WebSocket } from 'ws'
 import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
+import { notReadyBody, readyBody } from '../shared/health/ready-body.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
+import { RedisStore } from '../shared/store/redis-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import { CloseCode } from './close-codes.js'
 import { HttpForwarder, send } from './http-forwarder.js'
 import { ProxyMetrics } from './proxy-metrics.js'
 import { RegistrationCache } from './registration-cache.js'
-import { relayInfo, relayPage } from './relay-info.js'
+import { relayInfo } from './relay-info.js'
+import { relayPage } from './relay-page.js'
 import { RelaySession } from './relay-session.js'
 import type { SessionContext } from './relay-session.js'
 import { relayTarget } from './relay-target.js'
+import { SenderLimits } from './sender-limits.js'
+import type { SenderLimitsConfig } from './sender-limits.js'
 import { SessionGate } from './session-gate.js'
 import type { Admission } from './session-gate.js'
 import { SessionRegistry } from './session-registry.js'
+import { GatewayHealthView, statusPage } from './status-page.js'
 
 /** Client-facing limits, each with a clear NOTICE or close code and a metric. */
-export interface ProxyLimits {
+export interface ProxyLimits extends SenderLimitsConfig {
   maxFrameBytes: number
   maxQueuedMessages: number
   maxBufferedBytes: number
-  maxSessionsPerToken: number
-  maxSessionsPerIp: number
+  maxSubscriptions: number
   messagesPerSecond: number
   pollIntervalMs: number
   pingIntervalMs: number
@@ -49,6 +54,8 @@ export interface ProxyServerOptions {
   logger: Logger
   registry: Registry
   version?: string
+  /** Extra fields for the /ready body (the swarm node's reachability). */
+  readyDetails?: () => Record<string, unknown>
 }
 
 /**
@@ -65,8 +72,10 @@ export class ProxyServer {
   readonly #wss: WebSocketServer
   readonly #cache: RegistrationCache
   readonly #gate: SessionGate
+  readonly #limits: SenderLimits
   readonly #forwarder: HttpForwarder
   readonly #ctx: SessionContext
+  readonly #health: GatewayHealthView
   #closing: Promise<void> | null = null
 
   constructor(opts: ProxyServerOptions) {
@@ -81,18 +90,23 @@ export class ProxyServer {
       logger,
       cache: this.#cache,
       metrics: this.metrics,
-      maxSessionsPerToken: limits.maxSessionsPerToken,
-      maxSessionsPerIp: limits.maxSessionsPerIp,
       pingIntervalMs: limits.pingIntervalMs,
+    })
+    this.#limits = new SenderLimits({
+      ...limits,
+      redis: store instanceof RedisStore ? store.shared : null,
+      logger,
+      registry: opts.registry,
     })
     this.#gate = new SessionGate({
       secret: opts.secret,
       cache: this.#cache,
-      registry: this.sessions,
+      limits: this.#limits,
       metrics: this.metrics,
       logger,
       trustedProxies: new Set(opts.trustedProxies),
     })
+    this.#health = new GatewayHealthView(store, pool)
     this.#forwarder = new HttpForwarder({ pool, cache: this.#cache, metrics: this.metrics, logger })
     // Sustained rate with bursts of twice that: the window is two seconds.
     const limiter = new RateLimiterMemory({ points: limits.messagesPerSecond * 2, duration: 2 })
@@ -111,6 +125,7 @@ export class ProxyServer {
             return false
           },
         ),
+      allowPersonMessage: (pubkey) => this.#limits.allowMessage(pubkey),
       countUsage: (tokenId, messages, bytes) => this.sessions.countUsage(tokenId, messages, bytes),
       onClose: (session) => this.sessions.remove(session),
       onFailover: (session, from, to) => this.sessions.emit('failover', session, from, to),
@@ -170,6 +185,7 @@ export class ProxyServer {
     this.#server.closeAllConnections()
     await closed
     await this.sessions.close()
+    await this.#limits.close()
     this.#cache.close()
     this.#wss.close()
   }
@@ -187,7 +203,10 @@ export class ProxyServer {
         admission = { ok: false, code: CloseCode.INTERNAL, reason: 'internal error' }
       }
     }
-    if (socket.destroyed) return
+    if (socket.destroyed) {
+      if (admission.ok) admission.slot.release()
+      return
+    }
     // Legacy clients read the refusal from the close code, so complete the upgrade first.
     this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       // From the first moment: a refused or 1013 socket still parses what the client sends,
@@ -201,7 +220,11 @@ export class ProxyServer {
         return
       }
       const session = new RelaySession(ws, admission.identity, this.#ctx)
-      ws.once('close', (code: number) => this.metrics.sessionsClosed.inc({ code: String(code) }))
+      const { slot } = admission
+      ws.once('close', (code: number) => {
+        slot.release()
+        this.metrics.sessionsClosed.inc({ code: String(code) })
+      })
       this.sessions.add(session)
       if (session.start()) {
         this.#log.debug(
@@ -223,6 +246,7 @@ export class ProxyServer {
     try {
       if (pathname === '/health') return send(res, 200, { status: 'ok' })
       if (pathname === '/ready') return await this.#ready(res)
+      if (pathname === '/') return await this.#statusPage(req, res)
       if (pathname === '/metrics') {
         const text = await this.#o.registry.metrics()
         res.writeHead(200, { 'content-type': this.#o.registry.contentType })
@@ -248,14 +272,14 @@ export class ProxyServer {
   // taking every proxy out of Caddy's rotation for it would turn a degraded
   // store into a full outage. The body still says how the store is doing.
   async #ready(res: ServerResponse): Promise<void> {
-    if (this.#closing !== null || !this.#o.pool.started) {
-      return send(res, 503, { status: 'not ready', code: 'not_ready' })
-    }
     const store = await this.#o.store.ping().then(
-      () => 'ok',
-      () => 'unreachable',
+      () => 'ok' as const,
+      () => 'unreachable' as const,
     )
-    send(res, 200, { status: 'ready', store })
+    if (this.#closing !== null || !this.#o.pool.started) {
+      return send(res, 503, notReadyBody(store, 'starting or shutting down'))
+    }
+    send(res, 200, { ...readyBody(store), ...this.#o.readyDetails?.() })
   }
 
   async #relayDocument(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -267,19 +291,31 @@ export class ProxyServer {
     }
     if (registration === null) return send(res, 404, { error: 'not found', code: 'not_found' })
     const accept = req.headers.accept ?? ''
+    const doc = await relayInfo(registration, this.#o.pool, {
+      software: 'hypertuna-gateway',
+      version: this.#o.version ?? '0',
+      maxMessageLength: this.#o.limits.maxFrameBytes,
+      maxSubscriptions: this.#o.limits.maxSubscriptions,
+      messagesPerSecond: this.#o.limits.messagesPerSecond,
+    })
     if (accept.includes('application/nostr+json')) {
-      const doc = await relayInfo(registration, this.#o.pool, {
-        software: 'hypertuna-gateway',
-        version: this.#o.version ?? '0',
-        maxMessageLength: this.#o.limits.maxFrameBytes,
-      })
       return send(res, 200, doc, {
         'content-type': 'application/nostr+json',
         'access-control-allow-origin': '*',
       })
     }
     const path = (req.url ?? '/').split('?')[0] as string
-    const html = relayPage(registration, this.#wsUrl(req, path))
+    const reachable = registration.peers.some((p) => this.#o.pool.snapshot(p).state === 'ready')
+    const html = relayPage({ registration, wsUrl: this.#wsUrl(req, path), reachable, info: doc })
+    this.#html(req, res, html)
+  }
+
+  async #statusPage(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const health = await this.#health.health(this.#closing !== null)
+    this.#html(req, res, statusPage(health))
+  }
+
+  #html(req: IncomingMessage, res: ServerResponse, html: string): void {
     res.writeHead(200, {
       'content-type': 'text/html; charset=utf-8',
       'content-length': String(Buffer.byteLength(html)),

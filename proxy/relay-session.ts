@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { WebSocket } from 'ws'
 import { ErrorCode, GatewayError } from '../shared/errors.js'
-import type { Headers, RelayResponse } from '../shared/protocol/wire.js'
-import { Capability } from '../shared/protocol/wire.js'
+import type { Body, Headers, RelayResponse } from '../shared/protocol/wire.js'
+import { bodyText, Capability } from '../shared/protocol/wire.js'
 import type { Registration } from '../shared/store/gateway-store.js'
 import type { PeerLease } from '../shared/swarm/peer-lease.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
@@ -22,6 +22,8 @@ export interface SessionContext {
   pollIntervalMs: number
   /** Resolves true when the token may send one more message now. */
   allowMessage(tokenId: string): Promise<boolean>
+  /** Synchronous: true when this person (a token's pubkey) may send one more message now. */
+  allowPersonMessage(pubkey: string): boolean
   /** Usage accounting per token (aggregated by the caller). */
   countUsage(tokenId: string, messages: number, bytes: number): void
   onClose(session: RelaySession): void
@@ -34,6 +36,10 @@ export interface SessionIdentity {
   token: string
   tokenId: string
   tokenPayload: { seq?: unknown; issuedAt?: unknown }
+  /** What the worker receives as `x-auth-token`: the token's relayAuthToken, else the token. */
+  workerToken: string
+  /** The person the token names; null for a share link. */
+  pubkey: string | null
   ip: string
 }
 
@@ -87,7 +93,7 @@ export class RelaySession {
     this.identity = identity
     this.#ctx = ctx
     const relayKey = identity.registration.relayKey
-    this.#headers = { 'content-type': 'application/json', 'x-auth-token': identity.token }
+    this.#headers = { 'content-type': 'application/json', 'x-auth-token': identity.workerToken }
     this.#postPath = `/post/relay/${relayKey}`
     this.#pollPath = `/get/relay/${relayKey}/${this.connectionKey}`
   }
@@ -180,6 +186,10 @@ export class RelaySession {
     }
     if (!Array.isArray(message) || typeof message[0] !== 'string') {
       return this.#notice('invalid: message must be a JSON array starting with a verb')
+    }
+    const person = this.identity.pubkey
+    if (person !== null && !this.#ctx.allowPersonMessage(person)) {
+      return this.#limit('pubkey_message_rate', 'rate-limited: too many messages from this user')
     }
     // Admission is asynchronous but resolves in arrival order, so order holds.
     this.#admitting++
@@ -287,9 +297,9 @@ export class RelaySession {
     this.#sendLines(res.body)
   }
 
-  #sendLines(body: Buffer | null): void {
-    if (body === null || body.length === 0) return
-    const text = body.toString('utf8')
+  #sendLines(body: Body): void {
+    const text = bodyText(body)
+    if (text.length === 0) return
     let from = 0
     while (from < text.length && !this.#closed) {
       let to = text.indexOf('\n', from)
@@ -352,7 +362,7 @@ export class RelaySession {
         headers: this.#headers,
       })
       const messages: unknown =
-        res.statusCode === 200 && res.body !== null ? JSON.parse(res.body.toString('utf8')) : []
+        res.statusCode === 200 && res.body !== null ? JSON.parse(bodyText(res.body)) : []
       // Legacy polling hands back parsed arrays; each is re-serialised once here.
       if (Array.isArray(messages)) for (const m of messages) this.#send(JSON.stringify(m), 'poll')
     } catch (err) {
@@ -429,10 +439,10 @@ function isRetryable(err: unknown): boolean {
   return err instanceof GatewayError && RETRYABLE.has(err.code)
 }
 
-function errorText(body: Buffer | null): string {
+function errorText(body: Body): string {
   if (body === null) return ''
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as { error?: unknown }
+    const parsed = JSON.parse(bodyText(body)) as { error?: unknown }
     return typeof parsed.error === 'string' ? `: ${parsed.error.slice(0, 200)}` : ''
   } catch {
     return ''

@@ -17,8 +17,6 @@ export interface SessionRegistryOptions {
   store: GatewayStore
   metrics: ProxyMetrics
   logger: Logger
-  maxSessionsPerToken: number
-  maxSessionsPerIp: number
   pingIntervalMs: number
   /** How often per-token usage is added to the store. */
   usageFlushMs?: number
@@ -30,24 +28,16 @@ interface Usage {
   bytes: number
 }
 
-function bump(map: Map<string, number>, key: string, by: number): void {
-  const n = (map.get(key) ?? 0) + by
-  if (n <= 0) map.delete(key)
-  else map.set(key, n)
-}
-
 /**
  * Every live session of this process, indexed the ways the proxy needs: by
  * connectionKey (push delivery), by worker (failover), by relay (revocation),
- * by token and IP (limits). Runs one ping timer for all sessions.
+ * Runs one ping timer for all sessions.
  *
  * Events: `failover` (session, from, to).
  */
 export class SessionRegistry extends EventEmitter {
   readonly #opts: SessionRegistryOptions
   readonly #byKey = new Map<string, RelaySession>()
-  readonly #perToken = new Map<string, number>()
-  readonly #perIp = new Map<string, number>()
   readonly #usage = new Map<string, Usage>()
   // Which relay a token is for, so usage is also kept per relay (admin API); pruned on flush.
   readonly #tokenRelay = new Map<string, string>()
@@ -87,18 +77,8 @@ export class SessionRegistry extends EventEmitter {
     return [...this.#byKey.values()]
   }
 
-  /** Which limit admitting one more session for this token and IP would break, if any. */
-  refuse(tokenId: string, ip: string): 'sessions_per_token' | 'sessions_per_ip' | null {
-    if ((this.#perToken.get(tokenId) ?? 0) >= this.#opts.maxSessionsPerToken)
-      return 'sessions_per_token'
-    if ((this.#perIp.get(ip) ?? 0) >= this.#opts.maxSessionsPerIp) return 'sessions_per_ip'
-    return null
-  }
-
   add(session: RelaySession): void {
     this.#byKey.set(session.connectionKey, session)
-    bump(this.#perToken, session.identity.tokenId, 1)
-    bump(this.#perIp, session.identity.ip, 1)
     this.#usageOf(session.identity.tokenId).sessions++
     this.#tokenRelay.set(session.identity.tokenId, session.identity.registration.relayKey)
     this.#opts.metrics.sessions.inc()
@@ -108,8 +88,6 @@ export class SessionRegistry extends EventEmitter {
   remove(session: RelaySession): void {
     if (this.#byKey.get(session.connectionKey) !== session) return
     this.#byKey.delete(session.connectionKey)
-    bump(this.#perToken, session.identity.tokenId, -1)
-    bump(this.#perIp, session.identity.ip, -1)
     this.#opts.metrics.sessions.dec()
   }
 
@@ -135,8 +113,9 @@ export class SessionRegistry extends EventEmitter {
         return
       }
     }
+    const live = new Set([...this.#byKey.values()].map((s) => s.identity.tokenId))
     for (const tokenId of this.#tokenRelay.keys()) {
-      if (!this.#perToken.has(tokenId)) this.#tokenRelay.delete(tokenId)
+      if (!live.has(tokenId)) this.#tokenRelay.delete(tokenId)
     }
   }
 

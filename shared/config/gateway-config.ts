@@ -38,6 +38,11 @@ export interface GatewayConfig {
     readonly maxBufferedBytes: number
     readonly maxSessionsPerToken: number
     readonly maxSessionsPerIp: number
+    readonly maxSessionsPerPubkey: number
+    readonly sessionOpensPerIpPerMinute: number
+    readonly pubkeyMessagesPerSecond: number
+    readonly sessionLeaseMs: number
+    readonly maxSubscriptions: number
     readonly messagesPerSecond: number
     readonly pollIntervalMs: number
     readonly pingIntervalMs: number
@@ -50,6 +55,7 @@ export interface GatewayConfig {
     readonly legacyDelete: boolean
     readonly rateLimitPerMinute: number
     readonly bodyLimitBytes: number
+    readonly gatewayKeys: readonly string[]
   }
   readonly pool: {
     readonly joinTopic: boolean
@@ -80,5 +86,9 @@ export interface GatewayConfig {
     readonly bootstrap: readonly BootstrapNode[]
     readonly host: string
     readonly seed: string
+    readonly port: number
+    readonly reachable: boolean
+    readonly relays: readonly string[]
+    readonly relayServer: boolean
   }
 }

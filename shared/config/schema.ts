@@ -92,16 +92,54 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       env: 'GATEWAY_PROXY_MAX_BUFFERED_BYTES',
     },
     maxSessionsPerToken: {
-      doc: 'Concurrent WebSocket sessions one client token may hold.',
+      doc:
+        "Concurrent WebSocket sessions one client token may hold, over every proxy sharing the Redis store. A relay's " +
+        'share link is one token for its whole audience, so this is a ceiling, not a per-person limit.',
       format: 'positive-int',
-      default: 16,
+      default: 1000,
       env: 'GATEWAY_PROXY_MAX_SESSIONS_PER_TOKEN',
     },
     maxSessionsPerIp: {
-      doc: 'Concurrent WebSocket sessions from one client IP address.',
+      doc:
+        'Concurrent WebSocket sessions from one client IP address (from X-Forwarded-For of a trusted proxy), over ' +
+        'every proxy sharing the Redis store. Many users may share one address behind carrier NAT.',
+      format: 'positive-int',
+      default: 128,
+      env: 'GATEWAY_PROXY_MAX_SESSIONS_PER_IP',
+    },
+    maxSessionsPerPubkey: {
+      doc: 'Concurrent WebSocket sessions of one person: tokens naming the same pubkey, over every proxy sharing the Redis store.',
       format: 'positive-int',
       default: 64,
-      env: 'GATEWAY_PROXY_MAX_SESSIONS_PER_IP',
+      env: 'GATEWAY_PROXY_MAX_SESSIONS_PER_PUBKEY',
+    },
+    sessionOpensPerIpPerMinute: {
+      doc: 'New WebSocket sessions one client IP address may open per minute, over every proxy sharing the Redis store.',
+      format: 'positive-int',
+      default: 600,
+      env: 'GATEWAY_PROXY_SESSION_OPENS_PER_IP_PER_MINUTE',
+    },
+    pubkeyMessagesPerSecond: {
+      doc:
+        'Client messages per second one person (a token naming a pubkey) may send over all their sessions and every ' +
+        'proxy sharing the Redis store (sustained; bursts up to twice that).',
+      format: 'positive-int',
+      default: 100,
+      env: 'GATEWAY_PROXY_PUBKEY_MESSAGES_PER_SECOND',
+    },
+    sessionLeaseMs: {
+      doc:
+        'With Redis: how long a session slot counts without being renewed, in ms. The proxy renews its slots every ' +
+        'third of this; slots of a proxy that crashed are free again after it.',
+      format: 'positive-int',
+      default: 30000,
+      env: 'GATEWAY_PROXY_SESSION_LEASE_MS',
+    },
+    maxSubscriptions: {
+      doc: 'Open subscriptions (REQs) one session may hold; announced as max_subscriptions in NIP-11.',
+      format: 'positive-int',
+      default: 200,
+      env: 'GATEWAY_PROXY_MAX_SUBSCRIPTIONS',
     },
     messagesPerSecond: {
       doc: 'Client messages per second one token may send (sustained; bursts up to twice that).',
@@ -164,6 +202,15 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       format: 'positive-int',
       default: 262144,
       env: 'GATEWAY_REGISTRAR_BODY_LIMIT',
+    },
+    gatewayKeys: {
+      doc:
+        'Comma-separated swarm public keys (64 hex) of the proxies, published in GET /api/gateway and ' +
+        'in registration answers so kit workers dial out to them. Empty: the key derived from ' +
+        'GATEWAY_HYPERSWARM_SEED (one proxy sharing the seed), or none when no seed is set.',
+      format: 'hex32-list',
+      default: [],
+      env: 'GATEWAY_REGISTRAR_GATEWAY_KEYS',
     },
   },
   registration: {
@@ -312,6 +359,42 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       default: '',
       env: 'GATEWAY_HYPERSWARM_SEED',
       sensitive: true,
+    },
+    port: {
+      doc:
+        'Fixed UDP port of the DHT node, so a firewall or NAT can publish it (compose.yaml publishes ' +
+        'it on the proxy). 0: a random port (fine behind NAT when hole punching works).',
+      format: 'port',
+      default: 0,
+      env: 'GATEWAY_HYPERSWARM_PORT',
+    },
+    reachable: {
+      doc:
+        'true when GATEWAY_HYPERSWARM_PORT is reachable from the internet (published through the NAT or ' +
+        'firewall): the node then runs unfirewalled and workers connect straight to it, without hole ' +
+        'punching. Checked at start-up; a claim the DHT does not confirm is logged as a warning and the ' +
+        'node falls back to firewalled operation. Needs a non-zero port.',
+      format: 'bool',
+      default: false,
+      env: 'GATEWAY_HYPERSWARM_REACHABLE',
+    },
+    relays: {
+      doc:
+        'Comma-separated public keys (64 hex) of blind relays (the blind-relay protocol over HyperDHT) ' +
+        'the pool retries through when a direct connection fails (hole punching between two NATs). ' +
+        'Published to workers in GET /api/gateway. Empty: only the relay this gateway offers, if any.',
+      format: 'hex32-list',
+      default: [],
+      env: 'GATEWAY_HYPERSWARM_RELAYS',
+    },
+    relayServer: {
+      doc:
+        'Offer a blind relay on this DHT node (its key is derived from GATEWAY_HYPERSWARM_SEED and ' +
+        'published in GET /api/gateway). Useful on a reachable node; other gateways and workers can ' +
+        'then relay through it when hole punching fails.',
+      format: 'bool',
+      default: false,
+      env: 'GATEWAY_HYPERSWARM_RELAY_SERVER',
     },
   },
 }

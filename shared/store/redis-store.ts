@@ -103,6 +103,14 @@ export class RedisStore implements GatewayStore {
     this.#feed.client.on('message', this.#onMessage)
   }
 
+  /**
+   * The command connection (fail-fast, no offline queue) and the key prefix, for limiters that
+   * share this store's Redis; they must stop using it before the store closes.
+   */
+  get shared(): { client: Redis; prefix: string } {
+    return { client: this.#command.client, prefix: this.#prefix }
+  }
+
   async putRegistration(
     registration: Registration,
     ttlSeconds: number,

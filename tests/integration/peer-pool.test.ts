@@ -39,7 +39,7 @@ function poll(relayKey: string, connectionKey: string) {
   return { method: 'GET', path: `/get/relay/${relayKey}/${connectionKey}` }
 }
 
-function lines(body: Buffer | null): unknown[] {
+function lines(body: Buffer | string | null): unknown[] {
   return String(body ?? '')
     .split('\n')
     .filter(Boolean)

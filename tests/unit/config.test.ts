@@ -55,8 +55,13 @@ describe('loadConfig', () => {
           maxFrameBytes: 262144,
           maxQueuedMessages: 64,
           maxBufferedBytes: 4194304,
-          maxSessionsPerToken: 16,
-          maxSessionsPerIp: 64,
+          maxSessionsPerToken: 1000,
+          maxSessionsPerIp: 128,
+          maxSessionsPerPubkey: 64,
+          sessionOpensPerIpPerMinute: 600,
+          pubkeyMessagesPerSecond: 100,
+          sessionLeaseMs: 30000,
+          maxSubscriptions: 200,
           messagesPerSecond: 50,
           pollIntervalMs: 1000,
           pingIntervalMs: 30000,
@@ -69,6 +74,7 @@ describe('loadConfig', () => {
           legacyDelete: true,
           rateLimitPerMinute: 120,
           bodyLimitBytes: 262144,
+          gatewayKeys: [],
         },
         pool: {
           joinTopic: false,
@@ -90,7 +96,15 @@ describe('loadConfig', () => {
         },
         token: { defaultTtl: 3600, maxTtl: 604800 },
         admin: { token: '' },
-        hyperswarm: { bootstrap: [], host: '', seed: '' },
+        hyperswarm: {
+          bootstrap: [],
+          host: '',
+          seed: '',
+          port: 0,
+          reachable: false,
+          relays: [],
+          relayServer: false,
+        },
       }
       expect(loadConfig({ env: {} })).to.deep.equal(expected)
     })
