@@ -124,7 +124,9 @@ async function register(context: RouteContext, body: unknown, log: FastifyBaseLo
   await context.store
     .putRegistration(registration, context.registrationTtlSeconds, { exclusiveAlias: true })
     .catch((err: unknown) => {
-      throw err instanceof GatewayError && err.code === ErrorCode.ALIAS_TAKEN ? pathTaken() : err
+      // The store's refusal, in the registrar's words (status, message).
+      const taken = err instanceof GatewayError && err.code === ErrorCode.GATEWAY_PATH_TAKEN
+      throw taken ? pathTaken() : err
     })
   log.info(
     {
