@@ -6,15 +6,16 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { WebSocketServer } from 'ws'
 import type { WebSocket } from 'ws'
-import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
+import { ErrorCode, wireCode } from '../shared/errors.js'
 import { notReadyBody, readyBody } from '../shared/health/ready-body.js'
+import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
 import { RedisStore } from '../shared/store/redis-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import { CloseCode } from './close-codes.js'
 import { HttpForwarder, send } from './http-forwarder.js'
 import { ProxyMetrics } from './proxy-metrics.js'
-import { RegistrationCache } from './registration-cache.js'
+import { RegistrationCache, resolveFirst } from './registration-cache.js'
 import { relayInfo } from './relay-info.js'
 import { relayPage } from './relay-page.js'
 import { RelaySession } from './relay-session.js'
@@ -271,7 +272,7 @@ export class ProxyServer {
         send(
           res,
           503,
-          { error: 'temporarily unavailable', code: 'unavailable' },
+          { error: 'temporarily unavailable', code: wireCode(ErrorCode.UNAVAILABLE) },
           { 'retry-after': '5' },
         )
       else res.destroy()
@@ -295,12 +296,10 @@ export class ProxyServer {
 
   async #relayDocument(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = req.method === 'GET' || req.method === 'HEAD' ? relayTarget(req) : null
-    let registration = null
-    for (const id of target?.identifiers ?? []) {
-      registration = await this.#cache.resolve(id)
-      if (registration !== null) break
+    const registration = await resolveFirst(this.#cache, target?.identifiers ?? [])
+    if (registration === null) {
+      return send(res, 404, { error: 'not found', code: wireCode(ErrorCode.NOT_FOUND) })
     }
-    if (registration === null) return send(res, 404, { error: 'not found', code: 'not_found' })
     const accept = req.headers.accept ?? ''
     const doc = await relayInfo(registration, this.#o.pool, {
       software: 'hypertuna-gateway',

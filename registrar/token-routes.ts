@@ -6,7 +6,7 @@ import { RegistrarErrorCode } from '../shared/registrar-api/registrar-error-code
 import { verifySignedRequest } from '../shared/registrar-api/signed-request.js'
 import { isTokenRevoked } from '../shared/store/gateway-store.js'
 import { HttpError, relayNotFound } from './http-error.js'
-import { outcomeOf } from './outcome.js'
+import { countOutcome } from './outcome.js'
 import type { TokenOperation } from './registrar-metrics.js'
 import { parseWith, requireSecret } from './route-context.js'
 import type { RouteContext } from './route-context.js'
@@ -41,16 +41,8 @@ interface Person {
  * refresh keeps both.
  */
 export function registerTokenRoutes(app: FastifyInstance, context: RouteContext): void {
-  const counted = async <T>(kind: TokenOperation, run: () => Promise<T>): Promise<T> => {
-    try {
-      const result = await run()
-      context.metrics.tokenOperations.inc({ kind, outcome: 'ok' })
-      return result
-    } catch (err) {
-      context.metrics.tokenOperations.inc({ kind, outcome: outcomeOf(err) })
-      throw err
-    }
-  }
+  const counted = <T>(kind: TokenOperation, run: () => Promise<T>): Promise<T> =>
+    countOutcome((outcome) => context.metrics.tokenOperations.inc({ kind, outcome }), run)
 
   app.post('/api/relays/:relayKey/tokens', (request: TokenRequest) =>
     counted('issue', async () => {

@@ -108,6 +108,7 @@ declare module 'hyperdht' {
   export default class HyperDHT extends EventEmitter {
     constructor(opts?: DhtOptions)
     static keyPair(seed?: Buffer): KeyPair
+    static bootstrapper(port: number, host: string, opts?: DhtOptions): HyperDHT
     defaultKeyPair: KeyPair
     destroyed: boolean
     ready(): Promise<void>

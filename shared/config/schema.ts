@@ -375,7 +375,8 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
     port: {
       doc:
         'Fixed UDP port of the DHT node, so a firewall or NAT can publish it (compose.yaml publishes ' +
-        'it on the proxy). 0: a random port (fine behind NAT when hole punching works).',
+        'it on the proxy). 0: the library default (49737, or a free neighbour or random port when taken; ' +
+        'fine behind NAT when hole punching works).',
       format: 'port',
       default: 0,
       env: 'GATEWAY_HYPERSWARM_PORT',
