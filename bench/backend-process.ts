@@ -1,6 +1,6 @@
-// Child process: the relay backend the bench measures against. One ExampleRelay, served three
-// ways at once: by a push worker (RelayHost, push on), by a polling-only worker (push off), and
-// by a direct WebSocket server. Kept out of the bench process so the load generator and the
+// Child process: the relay backend the bench measures against. One ExampleRelay, served two
+// ways at once: by the kit's push worker (RelayHost) and by a direct WebSocket server. (The
+// legacy worker, polling only, is its own process: bench/legacy-process.ts.) Kept out of the bench process so the load generator and the
 // relay never share a thread, and out of the proxy process as a real worker would be.
 import { randomBytes } from 'node:crypto'
 import HyperDHT from 'hyperdht'
@@ -28,22 +28,15 @@ async function main(): Promise<void> {
   const logger = pino({ level: 'warn' }, pino.destination(2))
   // Id checks only: see events.ts. Everything else is the stock example relay.
   const relay = new ExampleRelay({ verify: (e) => hasValidId(e as BenchEvent) })
-  const swarms = [0, 1].map(() => createSwarm({ bootstrap, host: LOOPBACK }))
-  const [pushSwarm, pollSwarm] = swarms as [(typeof swarms)[0], (typeof swarms)[0]]
+  const pushSwarm = createSwarm({ bootstrap, host: LOOPBACK })
+  const swarms = [pushSwarm]
   const pushRelayKey = randomBytes(32).toString('hex')
-  const pollRelayKey = randomBytes(32).toString('hex')
   const hosts = [
     new RelayHost({
       swarm: pushSwarm,
       logger,
       push: true,
       relays: [{ relayKey: pushRelayKey, backend: relay }],
-    }),
-    new RelayHost({
-      swarm: pollSwarm,
-      logger,
-      push: false,
-      relays: [{ relayKey: pollRelayKey, backend: relay }],
     }),
   ]
   const direct = new DirectServer(relay)
@@ -77,9 +70,7 @@ async function main(): Promise<void> {
     type: 'ready',
     directPort: directPort as number,
     pushPeer: pushSwarm.keyPair.publicKey.toString('hex'),
-    pollPeer: pollSwarm.keyPair.publicKey.toString('hex'),
     pushRelayKey,
-    pollRelayKey,
     echoKey: echoKeyPair.publicKey.toString('hex'),
   }
   process.send?.(ready)

@@ -55,12 +55,3 @@ export function makeEvent(
 export function eventFrame(event: BenchEvent): string {
   return `["EVENT",${JSON.stringify(event)}]`
 }
-
-/**
- * The event id of a relay `["EVENT","<sub>",{...}]` line, found without parsing: inside JSON
- * strings quotes are escaped, so the first bare `"id":"` belongs to the event itself.
- */
-export function lineEventId(line: string): string | null {
-  const at = line.indexOf('"id":"')
-  return at === -1 ? null : line.slice(at + 6, at + 70)
-}

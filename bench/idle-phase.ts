@@ -1,7 +1,7 @@
 import type { BootstrapNode } from '../shared/swarm/create-swarm.js'
 import { randomKey } from './events.js'
 import { startGateway } from './gateway-process.js'
-import type { BackendReady } from './ipc-messages.js'
+import type { BackendReady, LegacyReady } from './ipc-messages.js'
 import type { BenchPlan } from './options.js'
 import { progress } from './progress.js'
 import type { IdleResults } from './results.js'
@@ -17,6 +17,7 @@ export async function runIdlePhase(
   plan: BenchPlan,
   bootstrap: readonly BootstrapNode[],
   ready: BackendReady,
+  legacy: LegacyReady,
   onStop: (stop: () => Promise<unknown>) => void,
 ): Promise<IdleResults> {
   const p = plan.idle
@@ -33,7 +34,7 @@ export async function runIdlePhase(
   const sockets: BenchSocket[] = []
   try {
     await gateway.register(ready.pushRelayKey, [ready.pushPeer])
-    await gateway.register(ready.pollRelayKey, [ready.pollPeer])
+    await gateway.register(legacy.legacyRelayKey, [legacy.legacyPeer])
     const idleAuthor = randomKey()
     const open = (relayKey: string, count: number, firstIndex: number) =>
       openIdleSessions({
@@ -59,7 +60,7 @@ export async function runIdlePhase(
 
     progress(`5/5 Hyperswarm traffic of idle sessions (${p.windowMs / 1000} s window)`)
     const push = await idleTraffic(gateway, p.windowMs)
-    sockets.push(...(await open(ready.pollRelayKey, p.pollSessions, 2_000_000)))
+    sockets.push(...(await open(legacy.legacyRelayKey, p.pollSessions, 2_000_000)))
     // Let every new session's poll timer start before the window opens.
     await sleep(1_500)
     const poll = await idleTraffic(gateway, p.pollWindowMs)

@@ -5,11 +5,18 @@ export interface BackendReady {
   type: 'ready'
   directPort: number
   pushPeer: string
-  pollPeer: string
   pushRelayKey: string
-  pollRelayKey: string
   /** A bare HyperDHT echo server, for the transport floor. */
   echoKey: string
+}
+
+/** Legacy worker child to bench (bench/legacy-process.ts). */
+export interface LegacyReady {
+  type: 'legacy-ready'
+  legacyPeer: string
+  legacyRelayKey: string
+  /** The worker's own local WebSocket front on the same relay. */
+  localPort: number
 }
 
 /** Bench to proxy child (bench/child-hooks.ts): collect garbage, then report memory. */
@@ -32,5 +39,6 @@ const typed = (m: unknown, type: string): boolean =>
   typeof m === 'object' && m !== null && (m as { type?: unknown }).type === type
 
 export const isBackendReady = (m: unknown): m is BackendReady => typed(m, 'ready')
+export const isLegacyReady = (m: unknown): m is LegacyReady => typed(m, 'legacy-ready')
 export const isGcRequest = (m: unknown): m is GcRequest => typed(m, 'gc')
 export const isMemoryReport = (m: unknown): m is MemoryReport => typed(m, 'memory')

@@ -3,13 +3,13 @@ import { monotonicMicros } from './cpu-profile.js'
 import type { Window } from './cpu-profile.js'
 import { eventFrame, makeEvent, randomKey } from './events.js'
 import type { BenchGateway } from './gateway-process.js'
-import type { BackendReady } from './ipc-messages.js'
+import type { BackendReady, LegacyReady } from './ipc-messages.js'
 import { histogramMean } from './metrics-scrape.js'
 import type { MetricsSnapshot } from './metrics-scrape.js'
 import type { BenchPlan } from './options.js'
 import { CpuMeter } from './proc-stats.js'
 import { progress } from './progress.js'
-import type { LoadResults, RoundTripResult, ThroughputRow } from './results.js'
+import type { Backend, LoadResults, ProxyView, RoundTripResult, ThroughputRow } from './results.js'
 import { measureDelivery } from './scenarios/delivery.js'
 import type { DeliveryOptions } from './scenarios/delivery.js'
 import { measureRoundTrips } from './scenarios/round-trip.js'
@@ -31,23 +31,27 @@ export const ECHO_SIZES = [256, 1_200, 4_000] as const
  */
 export async function runLoadPhase(
   plan: BenchPlan,
-  backendPid: number,
+  pids: { backend: number; legacy: number },
   gateway: BenchGateway,
   ready: BackendReady,
+  legacy: LegacyReady,
   bootstrap: readonly BootstrapNode[],
 ): Promise<{ results: LoadResults; windows: Window[] }> {
   await gateway.register(ready.pushRelayKey, [ready.pushPeer])
-  await gateway.register(ready.pollRelayKey, [ready.pollPeer])
+  await gateway.register(legacy.legacyRelayKey, [legacy.legacyPeer])
   let tokenSeq = 0
   const directUrl = `ws://${LOOPBACK}:${ready.directPort}/`
+  const localUrl = `ws://${LOOPBACK}:${legacy.localPort}/`
   // One token per socket, as distinct clients would have.
   const relayUrl = (relayKey: string) => () =>
     gateway.wsUrl(relayKey, gateway.token(relayKey, tokenSeq++))
-  const pushUrl = relayUrl(ready.pushRelayKey)
-  const pollUrl = relayUrl(ready.pollRelayKey)
+  const urls: Record<Backend, () => string> = {
+    push: relayUrl(ready.pushRelayKey),
+    legacy: relayUrl(legacy.legacyRelayKey),
+  }
 
   // The first session dials the worker; later ones find the connection up.
-  for (const url of [pushUrl(), pollUrl()]) {
+  for (const url of [urls.push(), urls.legacy()]) {
     const s = await BenchSocket.connect(url)
     const eose = s.waitFor(isEose('warm'), 60_000)
     s.send('["REQ","warm",{"limit":1}]')
@@ -56,41 +60,57 @@ export async function runLoadPhase(
   }
   progress('proxy connected to both workers')
 
-  // Three stored events for the REQ scenarios to return before EOSE.
+  // Three stored events for the REQ scenarios to return before EOSE, in both relays' stores
+  // (the legacy worker has its own, through its local front).
   const storedAuthor = randomKey()
-  const seeder = await BenchSocket.connect(directUrl)
-  for (let i = 0; i < 3; i++) {
-    const event = makeEvent(storedAuthor, 1, [['t', 'bench']], 'stored')
-    const ok = seeder.waitFor((l) => l.startsWith(`["OK","${event.id}",true`))
-    seeder.send(eventFrame(event))
-    await ok
+  const stored = Array.from({ length: 3 }, () =>
+    makeEvent(storedAuthor, 1, [['t', 'bench']], 'stored'),
+  )
+  for (const url of [directUrl, localUrl]) {
+    const seeder = await BenchSocket.connect(url)
+    for (const event of stored) {
+      const ok = seeder.waitFor((l) => l.startsWith(`["OK","${event.id}",true`))
+      seeder.send(eventFrame(event))
+      await ok
+    }
+    await seeder.close()
   }
-  await seeder.close()
   const storedFilter = JSON.stringify({ authors: [storedAuthor], limit: 3 })
   const emptyFilter = JSON.stringify({ authors: [randomKey()], limit: 3 })
 
   progress('1/5 REQ->EOSE round trips, transport floor')
   const roundTrip = async (filter: string): Promise<RoundTripResult> => {
-    const before = await gateway.metrics()
+    // The id is reused: each REQ replaces the last, as a client refreshing a view does.
+    const common = { message: `["REQ","rt",${filter}]`, until: isEose('rt') }
     const rt = await measureRoundTrips({
-      urls: { direct: directUrl, proxy: pushUrl() },
-      // The id is reused: each REQ replaces the last, as a client refreshing a view does.
-      message: `["REQ","rt",${filter}]`,
-      until: isEose('rt'),
+      ...common,
+      urls: { direct: directUrl, push: urls.push(), legacy: urls.legacy() },
       warmup: plan.roundTrip.warmup,
       count: plan.roundTrip.count,
     })
+    // The proxy's metrics mix both workers in that run: one more short run each.
+    const view = async (backend: Backend): Promise<ProxyView> => {
+      const before = await gateway.metrics()
+      await measureRoundTrips({
+        ...common,
+        urls: { proxy: urls[backend]() },
+        warmup: 0,
+        count: Math.ceil(plan.roundTrip.count / 4),
+      })
+      return proxyView(before, await gateway.metrics())
+    }
     return {
       direct: summarize(rt.direct ?? []),
-      proxy: summarize(rt.proxy ?? []),
-      ...proxyView(before, await gateway.metrics()),
+      push: summarize(rt.push ?? []),
+      legacy: summarize(rt.legacy ?? []),
+      view: { push: await view('push'), legacy: await view('legacy') },
     }
   }
   const roundTrips = { stored: await roundTrip(storedFilter), empty: await roundTrip(emptyFilter) }
   // Both servers answer a frame that is not JSON with a NOTICE on the spot: the client socket
   // hop alone, without the worker.
   const hop = await measureRoundTrips({
-    urls: { direct: directUrl, proxy: pushUrl() },
+    urls: { direct: directUrl, proxy: urls.push() },
     message: 'not json',
     until: (line) => line.startsWith('["NOTICE"'),
     warmup: plan.roundTrip.warmup,
@@ -108,20 +128,35 @@ export async function runLoadPhase(
   progress('2/5 publish->delivery latency')
   const d = plan.delivery
   const sequential = { kind: 'sequential' as const, count: d.count, warmup: d.warmup }
-  const deliveryRun = async (url: () => string, mode: DeliveryOptions['mode']) => {
-    const r = await measureDelivery({ url, subscribers: d.subscribers, pubkey: randomKey(), mode })
-    return { ...r, summary: summarize(r.samples) }
+  // Polling: publishes at random points of every session's poll timer, bounded in time.
+  const paced = {
+    kind: 'paced' as const,
+    durationMs: d.pollDurationMs,
+    meanGapMs: d.pollGapMs,
+    // A poll cycle is the interval plus one round trip; wait out two.
+    drainMs: 2_500,
+  }
+  const deliveryRun = async (
+    url: () => string,
+    mode: DeliveryOptions['mode'],
+    publisherUrl?: string,
+  ) => {
+    const before = await gateway.metrics()
+    const r = await measureDelivery({
+      url,
+      subscribers: d.subscribers,
+      pubkey: randomKey(),
+      mode,
+      ...(publisherUrl === undefined ? {} : { publisherUrl }),
+    })
+    return { ...r, summary: summarize(r.samples), ...pollView(before, await gateway.metrics()) }
   }
   const delivery = {
     direct: await deliveryRun(() => directUrl, sequential),
-    push: await deliveryRun(pushUrl, sequential),
-    poll: await deliveryRun(pollUrl, {
-      kind: 'paced',
-      durationMs: d.pollDurationMs,
-      meanGapMs: d.pollGapMs,
-      // A poll cycle is the interval plus one round trip; wait out two.
-      drainMs: 2_500,
-    }),
+    push: await deliveryRun(urls.push, sequential),
+    legacy: await deliveryRun(urls.legacy, paced),
+    // Published by one of the worker's own local clients: nothing tells the gateway.
+    legacyLocal: await deliveryRun(urls.legacy, paced, localUrl),
   }
 
   progress('3/5 throughput (pipelined)')
@@ -129,20 +164,21 @@ export async function runLoadPhase(
   const meter = new CpuMeter(
     new Map([
       ['proxy', gateway.child.pid],
-      ['backend', backendPid],
+      ['backend', pids.backend],
+      ['legacy', pids.legacy],
     ]),
   )
   const tp = plan.throughput
   const throughputRun = async (
     kind: 'req' | 'event',
-    target: 'direct' | 'proxy',
+    target: 'direct' | Backend,
   ): Promise<ThroughputRow> => {
     let cpu: Record<string, number> = {}
     const window: Window = { from: 0, to: 0 }
     const before = await gateway.metrics()
     const result = await measureThroughput({
       urls: Array.from({ length: tp.connections }, () =>
-        target === 'direct' ? directUrl : pushUrl(),
+        target === 'direct' ? directUrl : urls[target](),
       ),
       kind,
       inFlight: tp.inFlight,
@@ -170,19 +206,21 @@ export async function runLoadPhase(
       }
     }
     windows.push(window)
-    // The proxy forwards one message per session at a time: its mean forward time bounds what
-    // each connection can do, however many messages the client pipelines.
+    // The proxy forwards a session's messages a few at a time: its mean forward time bounds
+    // what each connection can do, however many messages the client pipelines.
     const { forwardMs, requestBytes, answerBytes } = proxyView(before, await gateway.metrics())
     return { ...result, cpu, forwardMs, requestBytes, answerBytes }
   }
   const throughput = {
     req: {
       direct: await throughputRun('req', 'direct'),
-      proxy: await throughputRun('req', 'proxy'),
+      push: await throughputRun('req', 'push'),
+      legacy: await throughputRun('req', 'legacy'),
     },
     event: {
       direct: await throughputRun('event', 'direct'),
-      proxy: await throughputRun('event', 'proxy'),
+      push: await throughputRun('event', 'push'),
+      legacy: await throughputRun('event', 'legacy'),
     },
   }
   return {
@@ -191,8 +229,19 @@ export async function runLoadPhase(
   }
 }
 
+// Polls the proxy made in a window: on its timer, and triggered early by an OK through it.
+function pollView(before: MetricsSnapshot, after: MetricsSnapshot) {
+  const polls = 'hypertuna_gateway_proxy_polls_total'
+  return {
+    polls: after.sum(polls) - before.sum(polls),
+    triggeredPolls:
+      after.sum('hypertuna_gateway_proxy_triggered_polls_total') -
+      before.sum('hypertuna_gateway_proxy_triggered_polls_total'),
+  }
+}
+
 // What the proxy's own metrics say about the forwards between two scrapes.
-function proxyView(before: MetricsSnapshot, after: MetricsSnapshot) {
+function proxyView(before: MetricsSnapshot, after: MetricsSnapshot): ProxyView {
   const delta = (name: string, match: Record<string, string>) =>
     after.sum(name, match) - before.sum(name, match)
   const post = { route: 'relay_post' }

@@ -1,8 +1,8 @@
-import { availableParallelism } from 'node:os'
+import { availableParallelism, cpus } from 'node:os'
 import type { ProfileSummary } from './cpu-profile.js'
 import type { BenchPlan } from './options.js'
 import { fmt, percent, ratio, table, verdict } from './report.js'
-import type { BenchResults, RoundTripResult } from './results.js'
+import type { Backend, BenchResults, RoundTripResult } from './results.js'
 import type { IdleTraffic } from './scenarios/idle-sessions.js'
 
 const KB = 1024
@@ -11,124 +11,176 @@ const wire = (t: { requestBytes: number; answerBytes: number }) =>
   `worker link ~${fmt(t.requestBytes, 0)} B out / ~${fmt(t.answerBytes, 0)} B in per request`
 const MIB = 2 ** 20
 
+/** Echo size a request's answer fits in: the floor it is held to (target `push request`). */
+const ECHO_FOR: Record<'stored' | 'empty', number> = { stored: 1_200, empty: 256 }
+
 /** The side-by-side table with a PASS/FAIL per target, then details, then the profile. */
 export function printResults(plan: BenchPlan, r: BenchResults): void {
   const { delivery: d, throughput: tp, idle } = r
   const n = idle.sessions
   const rssPer = (idle.after.procRss - idle.before.procRss) / n
   const heapPer = (idle.after.heapUsed - idle.before.heapUsed) / n
-  const tpReq = tp.req.proxy.perSecond / tp.req.direct.perSecond
-  const tpEvent = tp.event.proxy.perSecond / tp.event.direct.perSecond
-  const rtRows = (label: string, rt: RoundTripResult): string[][] => [
-    [
-      `REQ->EOSE p50, ${label} (ms)`,
-      fmt(rt.direct.p50, 3),
-      fmt(rt.proxy.p50, 3),
-      '-',
-      ratio(rt.proxy.p50, rt.direct.p50),
-      '<= 3x direct',
-      verdict(rt.proxy.p50 <= 3 * rt.direct.p50),
-    ],
-    [
-      `REQ->EOSE p99, ${label} (ms)`,
-      fmt(rt.direct.p99, 3),
-      fmt(rt.proxy.p99, 3),
-      '-',
-      ratio(rt.proxy.p99, rt.direct.p99),
-      '',
-      '',
-    ],
+  const share = (kind: 'req' | 'event', b: Backend) =>
+    tp[kind][b].perSecond / tp[kind].direct.perSecond
+  // metric, direct, push, legacy, push/direct, legacy/direct, target, result
+  const row = (
+    metric: string,
+    direct: string,
+    push: string,
+    legacy: string,
+    pushRatio: string,
+    legacyRatio: string,
+    target = '',
+    ok: boolean | null = null,
+  ): string[] => [
+    metric,
+    direct,
+    push,
+    legacy,
+    pushRatio,
+    legacyRatio,
+    target,
+    ok === null ? '' : verdict(ok),
   ]
+  const rtRows = (label: 'stored' | 'empty', rt: RoundTripResult): string[][] => {
+    const title = label === 'stored' ? '3 stored events' : 'empty result'
+    const echoMean = r.echo[ECHO_FOR[label]]?.mean ?? Number.NaN
+    const pushRequest = rt.view.push.poolRequestMs
+    return [
+      row(
+        `REQ->EOSE p50, ${title} (ms)`,
+        fmt(rt.direct.p50, 3),
+        fmt(rt.push.p50, 3),
+        fmt(rt.legacy.p50, 3),
+        ratio(rt.push.p50, rt.direct.p50),
+        ratio(rt.legacy.p50, rt.direct.p50),
+        'push <= direct + 0.15 ms',
+        rt.push.p50 <= rt.direct.p50 + 0.15,
+      ),
+      row('', '', '', '', '', '', 'legacy <= 4x direct', rt.legacy.p50 <= 4 * rt.direct.p50),
+      row(
+        `REQ->EOSE p99, ${title} (ms)`,
+        fmt(rt.direct.p99, 3),
+        fmt(rt.push.p99, 3),
+        fmt(rt.legacy.p99, 3),
+        ratio(rt.push.p99, rt.direct.p99),
+        ratio(rt.legacy.p99, rt.direct.p99),
+      ),
+      row(
+        `proxy->worker request mean, ${title} (ms)`,
+        `echo ${fmt(echoMean, 3)}`,
+        fmt(pushRequest, 3),
+        fmt(rt.view.legacy.poolRequestMs, 3),
+        ratio(pushRequest, echoMean),
+        ratio(rt.view.legacy.poolRequestMs, echoMean),
+        `push <= 2x echo ${ECHO_FOR[label].toLocaleString('en-US')} B + 0.05`,
+        pushRequest <= 2 * echoMean + 0.05,
+      ),
+    ]
+  }
+  const tpRows = (kind: 'req' | 'event', label: string): string[][] => [
+    row(
+      `throughput ${label} (msg/s)`,
+      fmt(tp[kind].direct.perSecond, 0),
+      fmt(tp[kind].push.perSecond, 0),
+      fmt(tp[kind].legacy.perSecond, 0),
+      percent(share(kind, 'push')),
+      percent(share(kind, 'legacy')),
+      'push >= 60% of direct',
+      share(kind, 'push') >= 0.6,
+    ),
+    row('', '', '', '', '', '', 'legacy >= 25% of direct', share(kind, 'legacy') >= 0.25),
+  ]
+  const pollPerSession = idle.poll.requestsPerSecond / idle.pollSessions
   const rows: string[][] = [
-    ['metric', 'direct', 'proxy push', 'proxy poll', 'push/direct', 'target', 'result'],
-    ...rtRows('3 stored events', r.roundTrip.stored),
-    ...rtRows('empty result', r.roundTrip.empty),
-    [
-      'publish->delivery p50 (ms)',
+    ['metric', 'direct', 'push worker', 'legacy worker', 'push/d', 'legacy/d', 'target', 'result'],
+    ...rtRows('stored', r.roundTrip.stored),
+    ...rtRows('empty', r.roundTrip.empty),
+    row(
+      'publish->delivery p50, via gateway (ms)',
       fmt(d.direct.summary.p50, 3),
       fmt(d.push.summary.p50, 3),
-      fmt(d.poll.summary.p50, 1),
+      fmt(d.legacy.summary.p50, 1),
       ratio(d.push.summary.p50, d.direct.summary.p50),
+      ratio(d.legacy.summary.p50, d.direct.summary.p50),
       'push < 5 ms',
-      verdict(d.push.summary.p50 < 5),
-    ],
-    [
-      'publish->delivery p99 (ms)',
+      d.push.summary.p50 < 5,
+    ),
+    row('', '', '', '', '', '', 'legacy <= 20 ms', d.legacy.summary.p50 <= 20),
+    row(
+      'publish->delivery p99, via gateway (ms)',
       fmt(d.direct.summary.p99, 3),
       fmt(d.push.summary.p99, 3),
-      fmt(d.poll.summary.p99, 1),
+      fmt(d.legacy.summary.p99, 1),
       ratio(d.push.summary.p99, d.direct.summary.p99),
+      ratio(d.legacy.summary.p99, d.direct.summary.p99),
+    ),
+    row(
+      "publish->delivery p50, worker's local client (ms)",
+      '-',
+      '-',
+      fmt(d.legacyLocal.summary.p50, 1),
       '',
       '',
-    ],
-    [
-      'throughput REQ->EOSE (msg/s)',
-      fmt(tp.req.direct.perSecond, 0),
-      fmt(tp.req.proxy.perSecond, 0),
-      '-',
-      percent(tpReq),
-      '>= 25% of direct',
-      verdict(tpReq >= 0.25),
-    ],
-    [
-      'throughput EVENT->OK (msg/s)',
-      fmt(tp.event.direct.perSecond, 0),
-      fmt(tp.event.proxy.perSecond, 0),
-      '-',
-      percent(tpEvent),
-      '>= 25% of direct',
-      verdict(tpEvent >= 0.25),
-    ],
-    [
+      'legacy: at the poll interval',
+      null,
+    ),
+    ...tpRows('req', 'REQ->EOSE'),
+    ...tpRows('event', 'EVENT->OK'),
+    row(
       'memory per idle session, RSS (KB)',
       '-',
       fmt(rssPer / KB, 1),
       '-',
       '',
+      '',
       `< 40 KB @ ${n.toLocaleString('en-US')}`,
-      verdict(rssPer < 40 * KB),
-    ],
-    ['memory per idle session, heap (KB)', '-', fmt(heapPer / KB, 1), '-', '', '', ''],
-    [
-      'Hyperswarm requests/s, idle sessions',
+      rssPer < 40 * KB,
+    ),
+    row('memory per idle session, heap (KB)', '-', fmt(heapPer / KB, 1), '-', '', ''),
+    row(
+      'Hyperswarm requests/s per idle session',
       '-',
-      fmt(idle.push.requestsPerSecond, 2),
-      fmt(idle.poll.requestsPerSecond, 1),
+      fmt(idle.push.requestsPerSecond / n, 2),
+      fmt(pollPerSession, 2),
+      '',
       '',
       'push: 0',
-      verdict(idle.push.requestsPerSecond === 0),
-    ],
-    [
+      idle.push.requestsPerSecond === 0,
+    ),
+    row('', '', '', '', '', '', 'legacy <= 1 poll/s', pollPerSession <= 1.05),
+    row(
       'health checks/s (per worker link)',
       '-',
       fmt(idle.push.healthChecksPerSecond, 2),
       '-',
       '',
       '',
-      '',
-    ],
+    ),
   ]
 
   const out: string[] = [
     '',
     `Hypertuna gateway benchmark (${plan.quick ? 'quick smoke run' : 'full run'}` +
       `${plan.experiment === null ? '' : `, experiment ${plan.experiment}`}), ` +
-      `${availableParallelism()} cores, Node ${process.version}, loopback HyperDHT testnet`,
+      `${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, ` +
+      'loopback HyperDHT testnet',
     '',
     table(rows),
     '',
     'Details',
   ]
-  for (const [label, rt] of [
-    ['3 stored events', r.roundTrip.stored],
-    ['empty result', r.roundTrip.empty],
-  ] as const) {
-    out.push(
-      `  round trip, ${label}: ${rt.proxy.count} samples each; proxy mean ${fmt(rt.proxy.mean, 3)} ms ` +
-        `= proxy->worker request ${fmt(rt.poolRequestMs, 3)} ms (${wire(rt)}) + ` +
-        `${fmt(rt.forwardMs - rt.poolRequestMs, 3)} ms in the proxy + the rest on the client ` +
-        `socket (direct mean ${fmt(rt.direct.mean, 3)} ms)`,
-    )
+  for (const label of ['stored', 'empty'] as const) {
+    const rt = r.roundTrip[label]
+    for (const b of ['push', 'legacy'] as const) {
+      const v = rt.view[b]
+      out.push(
+        `  round trip, ${label === 'stored' ? '3 stored events' : 'empty result'}, ${b}: ` +
+          `${rt[b].count} samples; mean ${fmt(rt[b].mean, 3)} ms (direct ${fmt(rt.direct.mean, 3)}); ` +
+          `proxy->worker request ${fmt(v.poolRequestMs, 3)} ms (${wire(v)}) + ` +
+          `${fmt(v.forwardMs - v.poolRequestMs, 3)} ms in the proxy + the client socket`,
+      )
+    }
   }
   out.push(
     `  round trip parts (p50): client socket hop alone (non-JSON frame -> NOTICE) direct ` +
@@ -139,21 +191,21 @@ export function printResults(plan: BenchPlan, r: BenchResults): void {
         .join(', '),
   )
   out.push(
-    `  delivery: ${d.direct.summary.count}/${d.push.summary.count}/${d.poll.summary.count} samples ` +
-      `(direct/push/poll), missed ${d.direct.missed}/${d.push.missed}/${d.poll.missed}; polling ` +
-      `at the default GATEWAY_PROXY_POLL_INTERVAL_MS (1000 ms): mean ${fmt(d.poll.summary.mean, 1)} ms`,
+    `  delivery: ${d.direct.summary.count}/${d.push.summary.count}/${d.legacy.summary.count}/` +
+      `${d.legacyLocal.summary.count} samples (direct/push/legacy/legacy local), missed ` +
+      `${d.direct.missed}/${d.push.missed}/${d.legacy.missed}/${d.legacyLocal.missed}; legacy: ` +
+      `${d.legacy.polls} polls, ${d.legacy.triggeredPolls} of them triggered by an OK (local ` +
+      `client: ${d.legacyLocal.polls} polls, ${d.legacyLocal.triggeredPolls} triggered); poll ` +
+      `interval GATEWAY_PROXY_POLL_INTERVAL_MS at its default 1000 ms`,
   )
   for (const kind of ['req', 'event'] as const) {
-    for (const target of ['direct', 'proxy'] as const) {
+    for (const target of ['direct', 'push', 'legacy'] as const) {
       const t = tp[kind][target]
       const cpu = Object.entries(t.cpu)
         .map(([name, v]) => `${name} ${percent(v)}`)
         .join(', ')
       const serial =
-        target === 'proxy'
-          ? `; mean forward ${fmt(t.forwardMs, 3)} ms => one-at-a-time ceiling ` +
-            `${fmt((plan.throughput.connections * 1000) / t.forwardMs, 0)} msg/s; ${wire(t)}`
-          : ''
+        target !== 'direct' ? `; mean forward ${fmt(t.forwardMs, 3)} ms; ${wire(t)}` : ''
       const warn = (t.cpu.bench ?? 0) > 0.9 ? '  <- load generator near one core' : ''
       out.push(
         `  throughput ${kind.padEnd(5)} ${target.padEnd(6)}: ${fmt(t.perSecond, 0)} msg/s, ` +
@@ -183,9 +235,14 @@ export function printResults(plan: BenchPlan, r: BenchResults): void {
       `${fmt(idle.push.pollsPerSecond, 2)}/s`,
   )
   out.push(
-    `  idle traffic, polling worker: ${idle.pollSessions} more sessions over ` +
+    `  idle traffic, legacy worker: ${idle.pollSessions} more sessions over ` +
       `${fmt(idle.poll.seconds, 1)} s: requests ${routes(idle.poll)} ` +
       `(${fmt(idle.poll.requestsPerSecond / idle.pollSessions, 2)} per session per second)`,
+  )
+  out.push(
+    `  noise: the machine was ${percent(r.noise.busy)} busy (${percent(r.noise.steal)} stolen) in ` +
+      'the second before the run; `other` above is foreign load during each window. Compare ' +
+      'ratios within one run, not absolute figures across runs',
   )
   if (plan.quick) out.push('  quick run: fewer samples and sessions than the targets assume')
   if (r.profile !== null) out.push('', ...profileLines(r.profile))

@@ -5,17 +5,26 @@ import type { IdleTraffic } from './scenarios/idle-sessions.js'
 import type { ThroughputResult } from './scenarios/throughput.js'
 import type { Summary } from './stats.js'
 
-/** REQ -> EOSE round trips, direct and through the proxy, with the proxy's own view. */
-export interface RoundTripResult {
-  direct: Summary
-  proxy: Summary
+/** What the proxy's own metrics say about its forwards in a window. */
+export interface ProxyView {
   /** Mean proxy -> worker request time in the window (pool metric, relay_post), ms. */
   poolRequestMs: number
   /** Mean client message -> worker answer time inside the proxy (forward metric), ms. */
   forwardMs: number
-  /** Mean bytes on the worker link per request, each way (legacy byte-array bodies). */
+  /** Mean bytes on the worker link per request, each way. */
   requestBytes: number
   answerBytes: number
+}
+
+/**
+ * REQ -> EOSE round trips: direct and through the proxy to each worker, interleaved in one run;
+ * `view` comes from a separate run per worker, so its metrics belong to that worker alone.
+ */
+export interface RoundTripResult {
+  direct: Summary
+  push: Summary
+  legacy: Summary
+  view: Record<Backend, ProxyView>
 }
 
 export interface ThroughputRow extends ThroughputResult {
@@ -28,6 +37,16 @@ export interface ThroughputRow extends ThroughputResult {
   answerBytes: number
 }
 
+/** The two workers behind the proxy: the kit's push worker and a legacy (polling) worker. */
+export type Backend = 'push' | 'legacy'
+
+export interface DeliveryRow extends DeliveryResult {
+  summary: Summary
+  /** Polls the proxy made during the run, and how many of them an OK triggered early. */
+  polls: number
+  triggeredPolls: number
+}
+
 /** Scenarios 1-3, against the first proxy. */
 export interface LoadResults {
   /** `stored`: the REQ returns 3 stored events; `empty`: only EOSE. */
@@ -36,8 +55,9 @@ export interface LoadResults {
   clientHop: { direct: Summary; proxy: Summary }
   /** Raw HyperDHT echo round trips to the backend, by message size in bytes. */
   echo: Record<number, Summary>
-  delivery: Record<'direct' | 'push' | 'poll', DeliveryResult & { summary: Summary }>
-  throughput: Record<'req' | 'event', Record<'direct' | 'proxy', ThroughputRow>>
+  /** `legacyLocal`: published by the legacy worker's own local client, not through the proxy. */
+  delivery: Record<'direct' | Backend | 'legacyLocal', DeliveryRow>
+  throughput: Record<'req' | 'event', Record<'direct' | Backend, ThroughputRow>>
 }
 
 /** Scenarios 4-5, against a fresh proxy. */
@@ -54,4 +74,6 @@ export interface IdleResults {
 export interface BenchResults extends LoadResults {
   idle: IdleResults
   profile: ProfileSummary | null
+  /** Machine load in the second before the run (other tenants), fractions of all cores. */
+  noise: { busy: number; steal: number }
 }

@@ -11,7 +11,7 @@ import type { ProfileSummary, Window } from './cpu-profile.js'
 import { startGateway } from './gateway-process.js'
 import { EXPERIMENT_SCOPE } from './experiments/install.js'
 import { runIdlePhase } from './idle-phase.js'
-import { isBackendReady } from './ipc-messages.js'
+import { isBackendReady, isLegacyReady } from './ipc-messages.js'
 import { runLoadPhase } from './load-phase.js'
 import { parsePlan } from './options.js'
 import type { BenchPlan } from './options.js'
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
       `${availableParallelism()} cores; open files ${openFileLimit().soft}`,
   )
   const experiment = plan.experiment
-  await warnIfBusy()
+  const noise = await warnIfBusy()
   const testnet = await startTestnet()
   // Stopped in reverse order whatever happens; child-process.ts SIGKILLs stragglers on exit.
   const stops: Array<() => Promise<unknown>> = []
@@ -65,8 +65,19 @@ async function main(): Promise<void> {
       },
     })
     stops.push(() => backend.stop())
-    const ready = await backend.waitForMessage(isBackendReady, 60_000)
-    progress(`backend up: direct ws on :${ready.directPort}, push and polling workers announced`)
+    const legacyChild = spawnChild({
+      name: 'legacy',
+      entry: new URL('./legacy-process.js', import.meta.url).href,
+      env: { BENCH_BOOTSTRAP: bootstrapEnv(testnet.bootstrap) },
+    })
+    stops.push(() => legacyChild.stop())
+    const [ready, legacy] = await Promise.all([
+      backend.waitForMessage(isBackendReady, 60_000),
+      legacyChild.waitForMessage(isLegacyReady, 60_000),
+    ])
+    progress(
+      `backends up: direct ws on :${ready.directPort}, push worker and legacy worker announced`,
+    )
 
     const profileDir = plan.profile ? mkdtempSync(join(tmpdir(), 'hypertuna-bench-prof-')) : null
     const gateway = await startGateway({
@@ -81,13 +92,22 @@ async function main(): Promise<void> {
     })
     stops.push(() => gateway.stop(5_000))
     progress(`gateway (scripts/start.js) on ${gateway.httpUrl}`)
-    const load = await runLoadPhase(plan, backend.pid, gateway, ready, testnet.bootstrap)
+    const load = await runLoadPhase(
+      plan,
+      { backend: backend.pid, legacy: legacyChild.pid },
+      gateway,
+      ready,
+      legacy,
+      testnet.bootstrap,
+    )
     // SIGTERM: a graceful stop, which is also when --cpu-prof writes its file.
     await gateway.stop()
     const profile = profileDir === null ? null : readProfile(profileDir, load.windows)
 
-    const idle = await runIdlePhase(plan, testnet.bootstrap, ready, (stop) => stops.push(stop))
-    printResults(plan, { ...load.results, idle, profile })
+    const idle = await runIdlePhase(plan, testnet.bootstrap, ready, legacy, (stop) =>
+      stops.push(stop),
+    )
+    printResults(plan, { ...load.results, idle, profile, noise })
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined)
     await testnet.destroy()
@@ -112,7 +132,7 @@ function checkOpenFiles(plan: BenchPlan): void {
 }
 
 // Other work on this 2-core machine (a test run, another tenant) moves every figure: say so.
-async function warnIfBusy(): Promise<void> {
+async function warnIfBusy(): Promise<{ busy: number; steal: number }> {
   const before = machineCpu()
   await sleep(1_000)
   const after = machineCpu()
@@ -124,6 +144,7 @@ async function warnIfBusy(): Promise<void> {
         'stolen): the figures will be noisy',
     )
   }
+  return { busy, steal }
 }
 
 // The profile file is kept (its path is printed) for Chrome DevTools or speedscope.

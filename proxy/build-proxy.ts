@@ -6,6 +6,7 @@ import { swarmOptions } from '../shared/swarm/create-swarm.js'
 import { PeerPool } from '../shared/swarm/peer-pool.js'
 import { ReachableNode } from '../shared/swarm/reachability-node.js'
 import { peerPoolOptions, proxyServerOptions } from './proxy-options.js'
+import { ProxyReporter } from './proxy-reporter.js'
 import { ProxyServer } from './proxy-server.js'
 
 /** A proxy with its own swarm and pool, as an entry point runs it. */
@@ -38,6 +39,8 @@ export function buildProxy(
     logger: deps.logger.child({ component: 'pool' }),
     registry: deps.registry,
     ...peerPoolOptions(config),
+    // Retry a failed punch through the configured relays and the one this node offers.
+    relays: node.relayKeys,
   })
   const proxy = new ProxyServer({
     ...proxyServerOptions(config),
@@ -45,6 +48,7 @@ export function buildProxy(
     pool,
     readyDetails: () => node.details(),
   })
+  const reporter = new ProxyReporter({ pool, sessions: proxy.sessions, ...deps })
   return {
     proxy,
     pool,
@@ -53,9 +57,11 @@ export function buildProxy(
       await node.start()
       await pool.start()
       const address = await proxy.listen()
+      reporter.start()
       return { url: `http://${address.address}:${address.port}`, gatewayKey: pool.publicKey }
     },
     async close() {
+      reporter.close()
       await proxy.close()
       await pool.close()
       await node.close()

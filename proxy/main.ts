@@ -1,6 +1,7 @@
 // `npm run proxy`: the client-facing proxy process.
 import { createLogger } from '../shared/log/create-logger.js'
 import { createMetricsRegistry } from '../shared/metrics/create-metrics-registry.js'
+import { crashOnUncaught } from '../shared/process/crash-only.js'
 import { loadConfigOrExit } from '../shared/process/load-config-or-exit.js'
 import { stopOnSignal } from '../shared/process/stop-on-signal.js'
 import { createStore } from '../shared/store/create-store.js'
@@ -9,6 +10,7 @@ import { buildProxy } from './build-proxy.js'
 async function main(): Promise<void> {
   const config = loadConfigOrExit('proxy', process.env)
   const logger = createLogger({ level: config.log.level, name: 'proxy' })
+  crashOnUncaught(logger)
   if (config.registration.secret === '') {
     logger.warn('GATEWAY_REGISTRATION_SECRET is not set: every session will be refused with 1011')
   }

@@ -29,7 +29,7 @@ export function createErrorHandler(retryAfterSeconds: number) {
   ): RegistrarErrorBody {
     const refusal = toHttpError(err, retryAfterSeconds)
     const route = request.routeOptions.url ?? 'unmatched'
-    const fields = { status: refusal.status, code: refusal.code, route, decision: 'rejected' }
+    const fields = { status: refusal.status, code: refusal.wireCode, route, decision: 'rejected' }
     if (refusal.code === RegistrarErrorCode.INTERNAL_ERROR) {
       request.log.error({ ...fields, err }, 'request failed')
     } else if (refusal.status >= 500) {
@@ -38,18 +38,20 @@ export function createErrorHandler(retryAfterSeconds: number) {
       request.log.info(fields, `request refused: ${refusal.message}`)
     }
     reply.code(refusal.status).headers(refusal.headers)
-    return { error: refusal.message, code: refusal.code }
+    return refusal.body()
   }
 }
 
 /** 404 `not_found` for every path and method the registrar does not serve. */
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): RegistrarErrorBody {
-  request.log.info({ status: 404, code: RegistrarErrorCode.NOT_FOUND }, 'no such route')
+  const refusal = new HttpError(
+    404,
+    RegistrarErrorCode.NOT_FOUND,
+    `no route for ${request.method} on this path`,
+  )
+  request.log.info({ status: 404, code: refusal.wireCode }, 'no such route')
   reply.code(404)
-  return {
-    error: `no route for ${request.method} on this path`,
-    code: RegistrarErrorCode.NOT_FOUND,
-  }
+  return refusal.body()
 }
 
 function toHttpError(err: FastifyError | Error, retryAfterSeconds: number): HttpError {

@@ -1,13 +1,19 @@
+import { GatewayError, wireCode } from '../shared/errors.js'
 import { RegistrarErrorCode } from '../shared/registrar-api/registrar-error-code.js'
-import type { RegistrarErrorCodeName } from '../shared/registrar-api/registrar-error-code.js'
+import type {
+  RegistrarErrorBody,
+  RegistrarErrorCodeName,
+  RegistrarWireCode,
+} from '../shared/registrar-api/registrar-error-code.js'
 
 /**
- * A refusal the registrar answers with `{ error, code }` and `status`. Thrown from hooks and
- * handlers; the error handler turns it into the response and the log line.
+ * A refusal the registrar answers with `status` and `{ error, code }`: a GatewayError that also
+ * carries its HTTP status. Thrown from hooks and handlers; the error handler turns it into the
+ * response and the log line.
  */
-export class HttpError extends Error {
+export class HttpError extends GatewayError {
+  declare readonly code: RegistrarErrorCodeName
   readonly status: number
-  readonly code: RegistrarErrorCodeName
   /** Extra response headers, such as `Retry-After`. */
   readonly headers: Readonly<Record<string, string>>
 
@@ -17,11 +23,20 @@ export class HttpError extends Error {
     message: string,
     headers: Readonly<Record<string, string>> = {},
   ) {
-    super(message)
+    super(code, message)
     this.name = 'HttpError'
     this.status = status
-    this.code = code
     this.headers = headers
+  }
+
+  /** `code` as the answer, log lines and metric labels write it (`relay_not_found`). */
+  get wireCode(): RegistrarWireCode {
+    return wireCode(this.code)
+  }
+
+  /** The answer's JSON body. */
+  body(): RegistrarErrorBody {
+    return { error: this.message, code: this.wireCode }
   }
 }
 

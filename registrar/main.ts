@@ -1,6 +1,7 @@
 // `npm run registrar`: the registration API workers call (docs/registrar.md).
 import { createLogger } from '../shared/log/create-logger.js'
 import { createMetricsRegistry } from '../shared/metrics/create-metrics-registry.js'
+import { crashOnUncaught } from '../shared/process/crash-only.js'
 import { loadConfigOrExit } from '../shared/process/load-config-or-exit.js'
 import { stopOnSignal } from '../shared/process/stop-on-signal.js'
 import { createStore } from '../shared/store/create-store.js'
@@ -12,6 +13,7 @@ const FORCED_EXIT_MS = 15_000
 async function main(): Promise<void> {
   const config = loadConfigOrExit('registrar', process.env)
   const logger = createLogger({ level: config.log.level, name: 'registrar' })
+  crashOnUncaught(logger)
   const registry = createMetricsRegistry({ labels: { role: 'registrar' } })
   const { redisUrl, redisPrefix } = config.registration
   const store = createStore({ redisUrl, redisPrefix, logger })

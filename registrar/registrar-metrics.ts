@@ -1,7 +1,7 @@
 import { Counter, Gauge } from 'prom-client'
 import type { Registry } from 'prom-client'
 import { metricName } from '../shared/metrics/create-metrics-registry.js'
-import type { RegistrarErrorCodeName } from '../shared/registrar-api/registrar-error-code.js'
+import type { RegistrarWireCode } from '../shared/registrar-api/registrar-error-code.js'
 
 /** Signed routes, as the `route` label of signature and replay counters. */
 export type SignedRoute = 'register' | 'delete' | 'legacy_delete' | 'get' | 'token'
@@ -10,7 +10,7 @@ export type SignedRoute = 'register' | 'delete' | 'legacy_delete' | 'get' | 'tok
 export type TokenOperation = 'issue' | 'refresh' | 'revoke'
 
 /** An outcome label: `ok`, or the error code of the refusal (a closed set). */
-export type OutcomeLabel = 'ok' | RegistrarErrorCodeName
+export type OutcomeLabel = 'ok' | RegistrarWireCode
 
 /** Options of {@link RegistrarMetrics}. */
 export interface RegistrarMetricsOptions {

@@ -15,7 +15,9 @@ import {
   REGISTRAR_CAPABILITIES,
 } from '../shared/registrar-api/registrar-capabilities.js'
 import { RegistrarErrorCode } from '../shared/registrar-api/registrar-error-code.js'
+import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
+import { registerAdminRoutes } from './admin-routes.js'
 import { createErrorHandler, notFoundHandler } from './error-handler.js'
 import { gatewayDocument, registerGatewayRoutes } from './gateway-routes.js'
 import type { GatewayDocument } from '../shared/worker/gateway-document.js'
@@ -50,6 +52,10 @@ export interface RegistrarServerOptions {
   retryAfterSeconds?: number
   /** Longest store ping /ready waits for. Default 2000. */
   readyTimeoutMs?: number
+  /** Bearer token of the admin API (>= 32 bytes); empty or absent: no admin routes. */
+  adminToken?: string
+  /** The gateway's public URL, reported to workers; empty: from each request's Host. */
+  publicUrl?: string
   /** Published at GET /api/gateway and in registration answers (kit workers dial out). */
   gateway?: GatewayDocument
 }
@@ -85,6 +91,8 @@ export function registrarServerOptions(config: GatewayConfig): RegistrarServerOp
     tokenDefaultTtlSeconds: config.token.defaultTtl,
     tokenMaxTtlSeconds: config.token.maxTtl,
     trustedProxies: config.trustedProxies,
+    adminToken: config.admin.token,
+    publicUrl: config.publicUrl,
     gateway: gatewayDocument(config),
   }
 }
@@ -123,6 +131,7 @@ export class RegistrarServer {
       legacyDelete: options.legacyDelete,
       tokenDefaultTtlSeconds: options.tokenDefaultTtlSeconds,
       tokenMaxTtlSeconds: options.tokenMaxTtlSeconds,
+      publicUrl: options.publicUrl ?? '',
       store,
       metrics: this.#metrics,
       guard: new ReplayGuard({
@@ -201,6 +210,9 @@ export class RegistrarServer {
       // pino's Logger is what fastify expects; the cast only widens its type parameters.
       loggerInstance: this.#log as FastifyBaseLogger,
       bodyLimit: this.#options.bodyLimitBytes,
+      // fastify sets requestTimeout on the server itself (0 unless given), after `http`.
+      http: SERVER_TIMEOUTS,
+      requestTimeout: SERVER_TIMEOUTS.requestTimeout,
       trustProxy:
         this.#options.trustedProxies.length > 0 ? [...this.#options.trustedProxies] : false,
       routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
@@ -245,6 +257,8 @@ export class RegistrarServer {
     registerRelayRoutes(app, context)
     registerGatewayRoutes(app, context.gateway)
     registerTokenRoutes(app, context)
+    const adminToken = this.#options.adminToken ?? ''
+    if (adminToken !== '') registerAdminRoutes(app, context, adminToken)
     return app
   }
 }

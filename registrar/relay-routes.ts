@@ -5,9 +5,11 @@ import {
   verifyRegistrationSignature,
 } from '../shared/auth/registration-signature.js'
 import {
+  PUBLIC_URL_HEADER,
   REGISTRATION_TTL_HEADER,
   SignedHeader,
 } from '../shared/registrar-api/registrar-capabilities.js'
+import { ErrorCode, GatewayError } from '../shared/errors.js'
 import { RegistrarErrorCode } from '../shared/registrar-api/registrar-error-code.js'
 import {
   NONCE_PATTERN,
@@ -16,7 +18,7 @@ import {
 } from '../shared/registrar-api/signed-request.js'
 import type { Registration, RelayMetadata } from '../shared/store/gateway-store.js'
 import { HttpError, relayNotFound } from './http-error.js'
-import { outcomeOf } from './outcome.js'
+import { countOutcome } from './outcome.js'
 import type { SignedRoute } from './registrar-metrics.js'
 import { parseWith, requireSecret, singleHeader } from './route-context.js'
 import type { RouteContext } from './route-context.js'
@@ -41,14 +43,18 @@ export function registerRelayRoutes(app: FastifyInstance, context: RouteContext)
   const warnedLegacy = new Set<string>()
 
   app.post('/api/relays', async (request, reply) => {
-    try {
-      await register(context, request.body, request.log)
-      context.metrics.registrations.inc({ outcome: 'accepted', reason: 'ok' })
-    } catch (err) {
-      context.metrics.registrations.inc({ outcome: 'rejected', reason: outcomeOf(err) })
-      throw err
-    }
+    await countOutcome(
+      (outcome) =>
+        context.metrics.registrations.inc(
+          outcome === 'ok'
+            ? { outcome: 'accepted', reason: 'ok' }
+            : { outcome: 'rejected', reason: outcome },
+        ),
+      () => register(context, request.body, request.log),
+    )
     reply.header(REGISTRATION_TTL_HEADER, String(context.registrationTtlSeconds))
+    // Where clients reach the gateway, so a worker can print its share URL.
+    reply.header(PUBLIC_URL_HEADER, publicUrlOf(context, request))
     // Kit workers dial out to these keys; legacy workers ignore the extra field.
     return context.gateway.gatewayKeys.length > 0 ? { ...OK, gateway: context.gateway } : OK
   })
@@ -73,16 +79,14 @@ export function registerRelayRoutes(app: FastifyInstance, context: RouteContext)
       request.headers[SignedHeader.NONCE] !== undefined ||
       request.headers[SignedHeader.ISSUED_AT] !== undefined
     const form = replayProof ? 'signed' : 'legacy'
-    try {
-      if (replayProof) await signedDelete(context, request)
-      else await legacyDelete(context, request, warnedLegacy)
-      context.metrics.deletes.inc({ form, outcome: 'ok' })
-      if (!replayProof) context.metrics.legacyDeletes.inc({ outcome: 'ok' })
-    } catch (err) {
-      context.metrics.deletes.inc({ form, outcome: outcomeOf(err) })
-      if (!replayProof) context.metrics.legacyDeletes.inc({ outcome: outcomeOf(err) })
-      throw err
-    }
+    await countOutcome(
+      (outcome) => {
+        context.metrics.deletes.inc({ form, outcome })
+        if (!replayProof) context.metrics.legacyDeletes.inc({ outcome })
+      },
+      () =>
+        replayProof ? signedDelete(context, request) : legacyDelete(context, request, warnedLegacy),
+    )
     return OK
   })
 }
@@ -116,7 +120,14 @@ async function register(context: RouteContext, body: unknown, log: FastifyBaseLo
     registeredAt: now,
     expiresAt: now + context.registrationTtlSeconds * 1000,
   }
-  await context.store.putRegistration(registration, context.registrationTtlSeconds)
+  // The check above spares a nonce in the common case; this one settles a race atomically.
+  await context.store
+    .putRegistration(registration, context.registrationTtlSeconds, { exclusiveAlias: true })
+    .catch((err: unknown) => {
+      // The store's refusal, in the registrar's words (status, message).
+      const taken = err instanceof GatewayError && err.code === ErrorCode.GATEWAY_PATH_TAKEN
+      throw taken ? pathTaken() : err
+    })
   log.info(
     {
       relayKey,
@@ -143,13 +154,15 @@ async function assertGatewayPathFree(context: RouteContext, relayKey: string, pa
     throw new HttpError(400, RegistrarErrorCode.INVALID_GATEWAY_PATH, problem)
   }
   const owner = await context.store.resolveRelay(path)
-  if (owner !== null && owner.relayKey !== relayKey) {
-    throw new HttpError(
-      409,
-      RegistrarErrorCode.GATEWAY_PATH_TAKEN,
-      'another relay already uses this gatewayPath',
-    )
-  }
+  if (owner !== null && owner.relayKey !== relayKey) throw pathTaken()
+}
+
+function pathTaken(): HttpError {
+  return new HttpError(
+    409,
+    RegistrarErrorCode.GATEWAY_PATH_TAKEN,
+    'another relay already uses this gatewayPath',
+  )
 }
 
 async function signedDelete(context: RouteContext, request: RelayRequest): Promise<void> {
@@ -196,6 +209,15 @@ async function legacyDelete(
     )
   }
   request.log.info({ relayKey, form: 'legacy', removed, decision: 'accepted' }, 'relay removed')
+}
+
+/**
+ * The gateway's public base URL: configured, else (behind Caddy) protocol and host from
+ * X-Forwarded-*, believed from trusted proxies only.
+ */
+export function publicUrlOf(context: RouteContext, request: FastifyRequest): string {
+  if (context.publicUrl !== '') return context.publicUrl.replace(/\/+$/, '')
+  return `${request.protocol}://${request.host}`
 }
 
 function pathRelayKey(request: RelayRequest): string {

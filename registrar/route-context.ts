@@ -15,6 +15,8 @@ export interface RouteContext {
   legacyDelete: boolean
   tokenDefaultTtlSeconds: number
   tokenMaxTtlSeconds: number
+  /** The gateway's public URL for workers' share URLs; empty: from the request's Host. */
+  publicUrl: string
   store: GatewayStore
   metrics: RegistrarMetrics
   guard: ReplayGuard
@@ -25,7 +27,7 @@ export interface RouteContext {
 
 const MAX_MESSAGE = 200
 
-/** The secret, or 503 `not_configured` (PROTOCOL.md section 4) when there is none. */
+/** The secret, or 503 `not_configured` (docs/protocol.md section 4) when there is none. */
 export function requireSecret(context: RouteContext): string {
   if (isUsableSecret(context.secret)) return context.secret
   throw new HttpError(

@@ -4,6 +4,7 @@ import { buildProxy } from '../proxy/build-proxy.js'
 import { buildRegistrar } from '../registrar/build-registrar.js'
 import { createLogger } from '../shared/log/create-logger.js'
 import { createMetricsRegistry } from '../shared/metrics/create-metrics-registry.js'
+import { crashOnUncaught } from '../shared/process/crash-only.js'
 import { loadConfigOrExit } from '../shared/process/load-config-or-exit.js'
 import { stopOnSignal } from '../shared/process/stop-on-signal.js'
 import { createStore } from '../shared/store/create-store.js'
@@ -11,6 +12,7 @@ import { createStore } from '../shared/store/create-store.js'
 async function main(): Promise<void> {
   const config = loadConfigOrExit('gateway', process.env)
   const logger = createLogger({ level: config.log.level, name: 'gateway' })
+  crashOnUncaught(logger)
   // One registry for the process; the two servers' metric names do not overlap.
   const registry = createMetricsRegistry()
   const { redisUrl, redisPrefix } = config.registration

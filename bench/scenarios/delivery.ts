@@ -1,4 +1,5 @@
-import { eventFrame, lineEventId, makeEvent } from '../events.js'
+import { lineEventId } from '../../proxy/nostr-line.js'
+import { eventFrame, makeEvent } from '../events.js'
 import { sleep } from '../sleep.js'
 import { BenchSocket, isEose } from '../ws-client.js'
 
@@ -7,6 +8,8 @@ export interface DeliveryOptions {
   /** A fresh URL per socket (its own token). */
   url: () => string
   subscribers: number
+  /** Where the publisher connects, when not through `url` (a worker's own local client). */
+  publisherUrl?: string
   /** The events' author, unique to this measurement, so no other subscription matches. */
   pubkey: string
   /**
@@ -35,7 +38,7 @@ export async function measureDelivery(opts: DeliveryOptions): Promise<DeliveryRe
   const subs = await Promise.all(
     Array.from({ length: opts.subscribers }, () => BenchSocket.connect(opts.url())),
   )
-  const publisher = await BenchSocket.connect(opts.url())
+  const publisher = await BenchSocket.connect(opts.publisherUrl ?? opts.url())
   const sentAt = new Map<string, number>()
   const arrivals = new Map<string, number>()
   const samples: number[] = []

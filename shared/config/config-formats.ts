@@ -1,7 +1,7 @@
 import { isIPv4 } from 'node:net'
 import convict from 'convict'
 import type { BootstrapNode } from './gateway-config.js'
-import { MIN_SECRET_BYTES } from './gateway-config.js'
+import { MIN_ADMIN_TOKEN_BYTES, MIN_SECRET_BYTES } from './gateway-config.js'
 
 // Validators receive unknown input: values come from env strings (after coercion) or JSON files.
 function fail(message: string): never {
@@ -115,6 +115,14 @@ export function registerConfigFormats(): void {
         if (value === '') return
         if (typeof value !== 'string' || Buffer.byteLength(value, 'utf8') < MIN_SECRET_BYTES) {
           fail(`must be empty or at least ${MIN_SECRET_BYTES} bytes long`)
+        }
+      },
+    },
+    'admin-token-or-empty': {
+      validate(value: unknown) {
+        if (value === '') return
+        if (typeof value !== 'string' || Buffer.byteLength(value, 'utf8') < MIN_ADMIN_TOKEN_BYTES) {
+          fail(`must be empty or at least ${MIN_ADMIN_TOKEN_BYTES} bytes long`)
         }
       },
     },

@@ -16,6 +16,9 @@ export const CONFIG_FILE_ENV = 'GATEWAY_CONFIG'
 /** Minimum length of the registration secret, in bytes (UTF-8). */
 export const MIN_SECRET_BYTES = 16
 
+/** Minimum length of the admin API token, in bytes (UTF-8). */
+export const MIN_ADMIN_TOKEN_BYTES = 32
+
 /**
  * The validated gateway configuration, shaped exactly like {@link gatewayConfigSchema}.
  * Empty strings mean "not configured"; see each entry's `doc` for what that implies.
@@ -35,7 +38,14 @@ export interface GatewayConfig {
     readonly maxBufferedBytes: number
     readonly maxSessionsPerToken: number
     readonly maxSessionsPerIp: number
+    readonly maxSessionsPerPubkey: number
+    readonly sessionOpensPerIpPerMinute: number
+    readonly pubkeyMessagesPerSecond: number
+    readonly sessionLeaseMs: number
+    readonly maxSubscriptions: number
     readonly messagesPerSecond: number
+    readonly messageBurst: number
+    readonly linkWaitMs: number
     readonly pollIntervalMs: number
     readonly pingIntervalMs: number
     readonly shutdownGraceMs: number
@@ -70,6 +80,9 @@ export interface GatewayConfig {
   readonly token: {
     readonly defaultTtl: number
     readonly maxTtl: number
+  }
+  readonly admin: {
+    readonly token: string
   }
   readonly hyperswarm: {
     readonly bootstrap: readonly BootstrapNode[]

@@ -1,5 +1,6 @@
 import pino from 'pino'
 import type { DestinationStream, LevelWithSilent, Logger, LoggerOptions } from 'pino'
+import { redactQuery, redactQueryObject } from './redact-query.js'
 
 export type { Logger } from 'pino'
 
@@ -104,14 +105,27 @@ function censorOneLevelDown(obj: Record<string, unknown>): Record<string, unknow
 function serializeReq(req: Parameters<typeof pino.stdSerializers.req>[0]) {
   const out = pino.stdSerializers.req(req)
   if (isPlainObject(out.headers)) out.headers = censorFields(out.headers, SECRET_HEADERS)
-  if (isPlainObject(out.query)) out.query = censorFields(out.query, SECRET_FIELDS)
+  if (typeof out.url === 'string') out.url = redactQuery(out.url)
+  // fastify's query object has its own prototype, so no plain-object test here: every parsed
+  // query is copied with its credential parameters censored (issue 9.5).
+  const query: unknown = out.query
+  if (typeof query === 'object' && query !== null) {
+    out.query = redactQueryObject(query) as typeof out.query
+  }
   return out
 }
 
 function serializeRes(res: Parameters<typeof pino.stdSerializers.res>[0]) {
-  const out = pino.stdSerializers.res(res)
+  // fastify logs its reply, which wraps the Node response as `raw`; read status and headers
+  // from that (the reply has no headersSent, so pino would report `statusCode: null`).
+  const raw = (res as { raw?: unknown }).raw
+  const out = pino.stdSerializers.res(isServerResponse(raw) ? raw : res)
   if (isPlainObject(out.headers)) out.headers = censorFields(out.headers, SECRET_HEADERS)
   return out
+}
+
+function isServerResponse(value: unknown): value is Parameters<typeof pino.stdSerializers.res>[0] {
+  return typeof value === 'object' && value !== null && 'headersSent' in value
 }
 
 /**

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import Protomux from 'protomux'
 import type { Channel, ProtomuxMessage } from 'protomux'
 import { ErrorCode, GatewayError } from '../errors.js'
+import { Envelope } from './envelope.js'
 import type { Router, RouteResponse } from './router.js'
 import { splitPath } from './router.js'
 import {
@@ -13,9 +14,12 @@ import {
   PROTOCOL_NAME,
   PROTOCOL_VERSION,
   requestEncoding,
+  requestEnvelope,
   responseEncoding,
+  responseEnvelope,
 } from './wire.js'
 import type {
+  Body,
   Handshake,
   Headers,
   HealthCheck,
@@ -39,7 +43,7 @@ export interface RelayChannelOptions<Ctx = unknown> {
   /** Default health-check timeout (legacy: 5 s). */
   healthTimeoutMs?: number
   /** Serves incoming requests. Without one, every request is unmatched. */
-  router?: Router<Ctx>
+  router?: Router<Ctx, RelayChannel<Ctx>> | Router<Ctx>
   /** Context handed to route handlers. */
   context?: Ctx
   /** What our health responses report under `services`. */
@@ -54,13 +58,15 @@ export interface OutgoingRequest {
   path: string
   headers?: Headers
   /** Bytes, or text (sent as a JSON string when `text-body` was negotiated). */
-  body?: Buffer | string | null
+  body?: Body
 }
 
 interface Pending {
   resolve: (value: never) => void
   reject: (err: Error) => void
-  timer: NodeJS.Timeout
+  /** performance.now() after which the call fails. */
+  deadline: number
+  timeoutMs: number
   kind: 'request' | 'health'
 }
 
@@ -75,16 +81,22 @@ const EMPTY_HEADERS: Headers = Object.freeze({}) as Headers
  * that could not be decoded.
  */
 export class RelayChannel<Ctx = unknown> extends EventEmitter {
-  readonly #channel: Channel<Handshake | null>
-  readonly #request: ProtomuxMessage<Sendable<RelayRequest> | null>
-  readonly #response: ProtomuxMessage<Sendable<RelayResponse> | null>
+  readonly #channel: Channel<Handshake | Envelope | null>
+  readonly #request: ProtomuxMessage<Sendable<RelayRequest> | Envelope | null>
+  readonly #response: ProtomuxMessage<Sendable<RelayResponse> | Envelope | null>
   /** Both ends speak `text-body`: UTF-8 bodies go as JSON strings. */
   #textBody = false
-  readonly #wsframe: ProtomuxMessage<JsonObject | null>
-  readonly #healthCheck: ProtomuxMessage<HealthCheck | null>
-  readonly #healthResponse: ProtomuxMessage<HealthResponse | null>
-  readonly #telemetry: ProtomuxMessage<JsonObject | null>
+  readonly #wsframe: ProtomuxMessage<JsonObject | Envelope | null>
+  readonly #healthCheck: ProtomuxMessage<HealthCheck | Envelope | null>
+  readonly #healthResponse: ProtomuxMessage<HealthResponse | Envelope | null>
+  readonly #telemetry: ProtomuxMessage<JsonObject | Envelope | null>
   readonly #pending = new Map<number, Pending>()
+  /**
+   * One timer for every pending call's deadline, armed for the earliest one: no timer is set
+   * or cleared per message. When it fires it fails what is due and re-arms for the next.
+   */
+  #deadlineTimer: NodeJS.Timeout | null = null
+  #deadlineAt = Infinity
   readonly #opts: RelayChannelOptions<Ctx>
   readonly #requestTimeoutMs: number
   readonly #healthTimeoutMs: number
@@ -108,11 +120,11 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
     this.#opened.catch(() => {})
 
     const mux = Protomux.from(streamOrMux)
-    const channel = mux.createChannel<Handshake | null>({
+    const channel = mux.createChannel<Handshake | Envelope | null>({
       protocol: PROTOCOL_NAME,
       id: null,
       handshake: handshakeEncoding,
-      onopen: (handshake) => this.#onOpen(handshake),
+      onopen: (handshake) => this.#onOpen(handshake as Handshake | null),
       onclose: () => this.#onClose(),
     })
     if (channel === null) {
@@ -130,19 +142,19 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
     })
     this.#wsframe = channel.addMessage({
       encoding: objectEncoding,
-      onmessage: (m) => this.#onObject('wsframe', m),
+      onmessage: (m) => this.#onObject('wsframe', m as JsonObject | null),
     })
     this.#healthCheck = channel.addMessage({
       encoding: healthCheckEncoding,
-      onmessage: (m) => this.#onHealthCheck(m),
+      onmessage: (m) => this.#onHealthCheck(m as HealthCheck | null),
     })
     this.#healthResponse = channel.addMessage({
       encoding: healthResponseEncoding,
-      onmessage: (m) => this.#onResponse(m),
+      onmessage: (m) => this.#onResponse(m as HealthResponse | null),
     })
     this.#telemetry = channel.addMessage({
       encoding: objectEncoding,
-      onmessage: (m) => this.#onObject('telemetry', m),
+      onmessage: (m) => this.#onObject('telemetry', m as JsonObject | null),
     })
     channel.open(this.localHandshake())
   }
@@ -199,22 +211,23 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
   }
 
   /** Sends a request and resolves with its response (any status). */
-  async request(req: OutgoingRequest, opts: { timeoutMs?: number } = {}): Promise<RelayResponse> {
-    if (this.#remote === null) await this.#opened
+  request(req: OutgoingRequest, opts: { timeoutMs?: number } = {}): Promise<RelayResponse> {
+    // Until the remote handshake, requests wait for it (the only extra promise on this path).
+    if (this.#remote === null) return this.#opened.then(() => this.request(req, opts))
     const id = this.#nextId++
     const promise = this.#track<RelayResponse>(
       id,
       'request',
       opts.timeoutMs ?? this.#requestTimeoutMs,
     )
-    this.#request.send({
+    const message: RelayRequest = {
       id,
       method: req.method,
       path: req.path,
       headers: req.headers ?? EMPTY_HEADERS,
       body: req.body ?? null,
-      textBody: this.#textBody,
-    })
+    }
+    if (!this.#closed) this.#request.send(requestEnvelope(message, this.#textBody))
     return promise
   }
 
@@ -235,17 +248,30 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
     return { ...res, rttMs: performance.now() - started }
   }
 
+  /**
+   * Holds this connection's writes until the matching {@link uncork}, then sends them as one
+   * Protomux batch (one stream write): for several requests leaving at once. Every Protomux
+   * peer reads batches; a lone message is best sent uncorked (it keeps the plain frame).
+   */
+  cork(): void {
+    if (!this.#closed) this.#channel.cork()
+  }
+
+  uncork(): void {
+    if (!this.#closed) this.#channel.uncork()
+  }
+
   /** Sends a wsframe object. Returns false when the stream is backed up. */
   sendWsFrame(frame: JsonObject): boolean {
     if (this.#closed) return false
-    return this.#wsframe.send(frame)
+    return this.#wsframe.send(Envelope.json(frame))
   }
 
   /** Sends a telemetry object, only if the remote speaks slot 5 (else it would be dropped). */
   sendTelemetry(payload: JsonObject): boolean {
     if (this.#closed || this.#remote === null) return false
     if (!this.#remote.capabilities.includes(Capability.TELEMETRY)) return false
-    return this.#telemetry.send(payload)
+    return this.#telemetry.send(Envelope.json(payload))
   }
 
   /** Closes the channel (not the stream). Pending calls reject with CHANNEL_CLOSED. */
@@ -261,13 +287,43 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
       )
     }
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id)
-        const code = kind === 'health' ? ErrorCode.HEALTH_TIMEOUT : ErrorCode.REQUEST_TIMEOUT
-        reject(new GatewayError(code, `${kind} ${id} got no response in ${timeoutMs} ms`))
-      }, timeoutMs)
-      this.#pending.set(id, { resolve: resolve as (v: never) => void, reject, timer, kind })
+      const deadline = performance.now() + timeoutMs
+      this.#pending.set(id, {
+        resolve: resolve as (v: never) => void,
+        reject,
+        deadline,
+        timeoutMs,
+        kind,
+      })
+      if (deadline < this.#deadlineAt) this.#armDeadline(deadline)
     })
+  }
+
+  #armDeadline(at: number): void {
+    if (this.#deadlineTimer !== null) clearTimeout(this.#deadlineTimer)
+    this.#deadlineAt = at
+    // +1: a timer may fire a fraction of a millisecond early.
+    this.#deadlineTimer = setTimeout(() => this.#expire(), Math.max(0, at - performance.now()) + 1)
+  }
+
+  // Fails every call past its deadline and re-arms for the earliest one left. Calls answered in
+  // time cost nothing here; the timer fires about once per timeout span under steady load.
+  #expire(): void {
+    this.#deadlineTimer = null
+    this.#deadlineAt = Infinity
+    const now = performance.now()
+    let next = Infinity
+    for (const [id, pending] of this.#pending) {
+      if (pending.deadline <= now) {
+        this.#pending.delete(id)
+        const kind = pending.kind
+        const code = kind === 'health' ? ErrorCode.HEALTH_TIMEOUT : ErrorCode.REQUEST_TIMEOUT
+        pending.reject(
+          new GatewayError(code, `${kind} ${id} got no response in ${pending.timeoutMs} ms`),
+        )
+      } else if (pending.deadline < next) next = pending.deadline
+    }
+    if (next !== Infinity) this.#armDeadline(next)
   }
 
   #onOpen(handshake: Handshake | null): void {
@@ -287,11 +343,11 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
     this.#closed = true
     const err = new GatewayError(ErrorCode.CHANNEL_CLOSED, 'relay-v2 channel closed')
     this.#rejectOpened(err)
-    for (const pending of this.#pending.values()) {
-      clearTimeout(pending.timer)
-      pending.reject(err)
-    }
+    if (this.#deadlineTimer !== null) clearTimeout(this.#deadlineTimer)
+    this.#deadlineTimer = null
+    const pending = [...this.#pending.values()]
     this.#pending.clear()
+    for (const p of pending) p.reject(err)
     this.emit('close')
   }
 
@@ -301,7 +357,6 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
     // A late answer to a call that already timed out is normal; drop it.
     if (pending === undefined) return
     this.#pending.delete(message.id)
-    clearTimeout(pending.timer)
     pending.resolve(message as never)
   }
 
@@ -312,12 +367,14 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
 
   #onHealthCheck(message: HealthCheck | null): void {
     if (message === null) return this.#protocolError('malformed health check')
-    this.#healthResponse.send({
-      id: message.id,
-      status: 'healthy',
-      timestamp: this.#timestamp(),
-      services: this.#opts.healthServices?.() ?? {},
-    })
+    this.#healthResponse.send(
+      Envelope.json({
+        id: message.id,
+        status: 'healthy',
+        timestamp: this.#timestamp(),
+        services: this.#opts.healthServices?.() ?? {},
+      }),
+    )
   }
 
   #onRequest(message: RelayRequest | null): void {
@@ -359,29 +416,25 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
   #respond(req: RelayRequest, res: RouteResponse): void {
     if (this.#closed) return
     let headers = res.headers ?? {}
-    let body: Buffer | null = null
+    let body: Body = null
     const raw = res.body
-    if (Buffer.isBuffer(raw)) body = raw
-    else if (typeof raw === 'string') body = Buffer.from(raw, 'utf8')
+    // Text stays text: with `text-body` it goes out as a JSON string without a Buffer between.
+    if (Buffer.isBuffer(raw) || typeof raw === 'string') body = raw
     else if (raw !== null && raw !== undefined) {
-      body = Buffer.from(JSON.stringify(raw), 'utf8')
+      body = JSON.stringify(raw)
       if (headers['content-type'] === undefined)
         headers = { ...headers, 'content-type': 'application/json' }
     }
     if (req.method === 'HEAD') {
       // No body on HEAD, but say how long it would have been.
       if (body !== null && headers['content-length'] === undefined) {
-        headers = { ...headers, 'content-length': String(body.length) }
+        const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length
+        headers = { ...headers, 'content-length': String(length) }
       }
       body = null
     }
-    this.#response.send({
-      id: req.id,
-      statusCode: res.statusCode,
-      headers,
-      body,
-      textBody: this.#textBody,
-    })
+    const message: RelayResponse = { id: req.id, statusCode: res.statusCode, headers, body }
+    this.#response.send(responseEnvelope(message, this.#textBody))
   }
 
   #timestamp(): string {

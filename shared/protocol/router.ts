@@ -1,5 +1,4 @@
-import type { RelayChannel } from './relay-channel.js'
-import type { Headers } from './wire.js'
+import type { Body, Headers } from './wire.js'
 
 /** What a route handler sees of an incoming relay-v2 request. */
 export interface RouteRequest {
@@ -8,7 +7,8 @@ export interface RouteRequest {
   params: Record<string, string>
   query: URLSearchParams
   headers: Headers
-  body: Buffer | null
+  /** Bytes, or text when the sender wrote a JSON string (wire.ts `Body`). */
+  body: Body
 }
 
 /** A handler's answer. A plain object or array body is sent as JSON. */
@@ -18,22 +18,25 @@ export interface RouteResponse {
   body?: Buffer | string | object | null
 }
 
-/** Handles one request; `channel` is the connection it arrived on. */
-export type RouteHandler<Ctx = unknown> = (
+/**
+ * Handles one request; `channel` is the connection it arrived on (a RelayChannel: the type is a
+ * parameter so this file need not import the channel, which imports it).
+ */
+export type RouteHandler<Ctx = unknown, Ch = unknown> = (
   req: RouteRequest,
   ctx: Ctx,
-  channel: RelayChannel<Ctx>,
+  channel: Ch,
 ) => RouteResponse | Promise<RouteResponse>
 
-interface Route<Ctx> {
+interface Route<Ctx, Ch> {
   method: string
   segments: string[]
-  handler: RouteHandler<Ctx>
+  handler: RouteHandler<Ctx, Ch>
 }
 
 /** Result of matching a request against the table. */
-export interface RouteMatch<Ctx> {
-  handler: RouteHandler<Ctx>
+export interface RouteMatch<Ctx, Ch = unknown> {
+  handler: RouteHandler<Ctx, Ch>
   params: Record<string, string>
 }
 
@@ -49,10 +52,10 @@ function decode(segment: string): string | null {
  * Method + path table with `:param` segments. Matching is per segment, so a
  * parameter never spans a `/` but may hold a `:` (as in `npub1..:name`).
  */
-export class Router<Ctx = unknown> {
-  readonly #routes: Route<Ctx>[] = []
+export class Router<Ctx = unknown, Ch = unknown> {
+  readonly #routes: Route<Ctx, Ch>[] = []
 
-  on(method: string, pattern: string, handler: RouteHandler<Ctx>): this {
+  on(method: string, pattern: string, handler: RouteHandler<Ctx, Ch>): this {
     this.#routes.push({
       method: method.toUpperCase(),
       segments: pattern.split('/').filter(Boolean),
@@ -61,16 +64,16 @@ export class Router<Ctx = unknown> {
     return this
   }
 
-  get(pattern: string, handler: RouteHandler<Ctx>): this {
+  get(pattern: string, handler: RouteHandler<Ctx, Ch>): this {
     return this.on('GET', pattern, handler)
   }
 
-  post(pattern: string, handler: RouteHandler<Ctx>): this {
+  post(pattern: string, handler: RouteHandler<Ctx, Ch>): this {
     return this.on('POST', pattern, handler)
   }
 
   /** Finds the first route for `method` and `pathname` (no query string). */
-  match(method: string, pathname: string): RouteMatch<Ctx> | null {
+  match(method: string, pathname: string): RouteMatch<Ctx, Ch> | null {
     const parts = pathname.split('/').filter(Boolean)
     // HEAD is served by the GET handler; the channel drops the body.
     const wanted = method === 'HEAD' ? 'GET' : method

@@ -6,13 +6,8 @@
 import type { Encoding, EncodingState } from 'protomux'
 import c from 'compact-encoding'
 import crypto from 'hypercore-crypto'
-import { isUtf8 } from 'node:buffer'
-import {
-  byteArrayLength,
-  readByteArray,
-  trailingByteArray,
-  writeByteArray,
-} from './byte-array-body.js'
+import { readByteArray, trailingByteArray } from './byte-array-body.js'
+import { asBuffer, BODY_KEY, Envelope, envelopeEncoding } from './envelope.js'
 
 /** Protomux protocol name of the channel. */
 export const PROTOCOL_NAME = 'hypertuna-relay-v2'
@@ -64,29 +59,44 @@ export interface Handshake {
   [extra: string]: unknown
 }
 
+/**
+ * A message body: bytes, or text. Text is what arrives when the sender wrote a JSON string
+ * (`text-body` extension, or newer workers); it is handed on as it came, never turned into a
+ * Buffer and back. {@link bodyText} and {@link bodyBytes} read either form.
+ */
+export type Body = Buffer | string | null
+
 export interface RelayRequest {
   id: number
   method: string
   path: string
   headers: Headers
-  body: Buffer | null
+  body: Body
 }
 
 /**
- * What the channel hands the encoder: a body may be text, and `textBody` (set
- * only once both ends negotiated the `text-body` extension) lets UTF-8 bodies
- * travel as a JSON string instead of the number array.
+ * What the channel hands the encoder: `textBody` (set only once both ends
+ * negotiated the `text-body` extension) lets UTF-8 bodies travel as a JSON
+ * string instead of the number array.
  */
-export type Sendable<T extends { body: Buffer | null }> = Omit<T, 'body'> & {
-  body: Buffer | string | null
-  textBody?: boolean
-}
+export type Sendable<T extends { body: Body }> = T & { textBody?: boolean }
 
 export interface RelayResponse {
   id: number
   statusCode: number
   headers: Headers
-  body: Buffer | null
+  body: Body
+}
+
+/** A body as text (UTF-8); '' for none. */
+export function bodyText(body: Body): string {
+  if (body === null) return ''
+  return typeof body === 'string' ? body : body.toString('utf8')
+}
+
+/** A body as bytes; null for none. */
+export function bodyBytes(body: Body): Buffer | null {
+  return typeof body === 'string' ? Buffer.from(body, 'utf8') : body
 }
 
 export interface HealthCheck {
@@ -118,51 +128,29 @@ export interface PushCloseFrame {
   type: 'close'
 }
 
-// compact-encoding's json stringifies twice (once to measure, once to write).
-// Protomux calls preencode and encode back to back for one value, so remembering
-// the last text halves the cost on the per-message path. Same bytes on the wire.
-let lastValue: unknown = undefined
-let lastText = ''
-
-function textOf(value: unknown, render: (v: never) => string): string {
-  if (value !== lastValue || lastValue === undefined) {
-    lastText = render(value as never)
-    lastValue = value
-  }
-  return lastText
-}
-
 function textEncoding<T>(
   render: (v: T) => string,
   parse: (text: string) => T | null,
-): Encoding<T | null> {
-  return {
-    preencode(state: EncodingState, value: T | null) {
-      c.string.preencode(state, textOf(value, render as (v: never) => string))
-    },
-    encode(state: EncodingState, value: T | null) {
-      const text = textOf(value, render as (v: never) => string)
-      // Reset so a later, mutated send of the same object is re-rendered.
-      lastValue = undefined
-      c.string.encode(state, text)
-    },
+): Encoding<T | Envelope | null> {
+  return envelopeEncoding<T>(
+    (v) => Envelope.text(render(v)),
     // Decoding never throws: a throw inside Protomux destroys the whole
     // connection, and one bad message must not cost every session on it.
-    decode(state: EncodingState) {
+    (state) => {
       try {
         return parse(c.string.decode(state))
       } catch {
         return null
       }
     },
-  }
+  )
 }
 
-/** Accepts the legacy number array and the `{type:'Buffer',data}` form newer workers may emit. */
-export function bodyFromJson(value: unknown): Buffer | null {
+/** Accepts the legacy number array, text, and the `{type:'Buffer',data}` form newer workers may emit. */
+export function bodyFromJson(value: unknown): Body {
   if (value === null || value === undefined) return null
+  if (typeof value === 'string') return value
   if (Array.isArray(value)) return Buffer.from(value as number[])
-  if (typeof value === 'string') return Buffer.from(value, 'utf8')
   if (typeof value === 'object' && Array.isArray((value as { data?: unknown }).data)) {
     return Buffer.from((value as { data: number[] }).data)
   }
@@ -188,13 +176,13 @@ function headersOf(v: unknown): Headers {
   return out
 }
 
-// Requests and responses are written head first, then the body bytes spelled
-// straight into the output buffer as the legacy number array: the same bytes
-// JSON.stringify would give, without building that string. Sessions reuse one
-// headers object, so its JSON (and the request's method and path) is cached.
+// Requests and responses are written head first, then the body, spelled straight into the
+// frame (envelope.ts). Sessions reuse one headers object per session, so its JSON (and the
+// request's method and path) is remembered per object; a headers object must therefore not be
+// changed once it has been sent.
 const headersJson = new WeakMap<Headers, { method: string; path: string; tail: string }>()
 
-function requestHead(r: Sendable<RelayRequest>): string {
+function requestHead(r: RelayRequest): string {
   let cached = headersJson.get(r.headers)
   if (cached === undefined || cached.method !== r.method || cached.path !== r.path) {
     const tail = `,"method":${JSON.stringify(r.method)},"path":${JSON.stringify(r.path)},"headers":${JSON.stringify(r.headers)}`
@@ -204,7 +192,7 @@ function requestHead(r: Sendable<RelayRequest>): string {
   return `{"id":${r.id}${cached.tail}`
 }
 
-function responseHead(r: Sendable<RelayResponse>): string {
+function responseHead(r: RelayResponse): string {
   let cached = headersJson.get(r.headers)
   if (cached === undefined || cached.path !== '') {
     cached = { method: '', path: '', tail: `,"headers":${JSON.stringify(r.headers)}` }
@@ -213,118 +201,67 @@ function responseHead(r: Sendable<RelayResponse>): string {
   return `{"id":${r.id},"statusCode":${r.statusCode}${cached.tail}`
 }
 
-const BODY_KEY = Buffer.from(',"body":', 'latin1')
-
-interface Measured {
-  value: unknown
-  head: string
-  headBytes: number
-  /** The body as a JSON string literal, when it travels as text. */
-  text: string | null
-  bytes: Buffer | null
-  total: number
+/** A request rendered once, for {@link requestEncoding}. */
+export function requestEnvelope(r: RelayRequest, textBody: boolean): Envelope {
+  return Envelope.withBody(requestHead(r), r.body, textBody)
 }
-const NOTHING: Measured = {
-  value: undefined,
-  head: '',
-  headBytes: 0,
-  text: null,
-  bytes: null,
-  total: 0,
-}
-let measured: Measured = NOTHING
 
-function bodyMessageEncoding<T extends { body: Buffer | null }>(
-  headOf: (m: Sendable<T>) => string,
-  build: (m: JsonObject, body: Buffer | null) => T | null,
-): Encoding<Sendable<T> | null> {
-  const measure = (m: Sendable<T>): Measured => {
-    if (measured.value === m) return measured
-    const head = headOf(m)
-    const headBytes = Buffer.byteLength(head)
-    let text: string | null = null
-    let bytes: Buffer | null = null
-    const body = m.body
-    if (typeof body === 'string') {
-      if (m.textBody === true) text = JSON.stringify(body)
-      else bytes = Buffer.from(body, 'utf8')
-    } else if (body !== null && m.textBody === true && isUtf8(body)) {
-      text = JSON.stringify(body.toString('utf8'))
-    } else {
-      bytes = body
-    }
-    const bodyLength = text === null ? byteArrayLength(bytes) : Buffer.byteLength(text)
-    const total = headBytes + BODY_KEY.length + bodyLength + 1
-    measured = { value: m, head, headBytes, text, bytes, total }
-    return measured
-  }
-  return {
-    preencode(state, m) {
-      const { total } = measure(m as Sendable<T>)
-      c.uint.preencode(state, total)
-      state.end += total
-    },
-    encode(state, m) {
-      const { head, headBytes, text, bytes, total } = measure(m as Sendable<T>)
-      measured = NOTHING
-      c.uint.encode(state, total)
+/** A response rendered once, for {@link responseEncoding}. */
+export function responseEnvelope(r: RelayResponse, textBody: boolean): Envelope {
+  return Envelope.withBody(responseHead(r), r.body, textBody)
+}
+
+function decodeWithBody<T>(
+  build: (m: JsonObject, body: Body) => T | null,
+): (state: EncodingState) => T | null {
+  return (state) => {
+    try {
+      const length = c.uint.decode(state)
+      const start = state.start
+      const end = start + length
+      if (end > state.end) throw new RangeError('message overruns its frame')
+      state.start = end
       const buf = asBuffer(state.buffer as Uint8Array)
-      let at = state.start
-      at += buf.write(head, at, headBytes, 'utf8')
-      buf.set(BODY_KEY, at)
-      at += BODY_KEY.length
-      at = text === null ? writeByteArray(buf, at, bytes) : at + buf.write(text, at, 'utf8')
-      buf[at++] = 125 // }
-      state.start = at
-    },
-    decode(state) {
-      try {
-        const length = c.uint.decode(state)
-        const start = state.start
-        const end = start + length
-        if (end > state.end) throw new RangeError('message overruns its frame')
-        state.start = end
-        const buf = asBuffer(state.buffer as Uint8Array)
-        const bounds = trailingByteArray(buf, start, end)
-        const body = bounds === null ? null : readByteArray(buf, bounds[0], bounds[1])
-        if (bounds !== null && body !== null) {
-          const head: unknown = JSON.parse(
-            buf.toString('utf8', start, bounds[0] - BODY_KEY.length) + '}',
-          )
-          return isObject(head) ? build(head, body) : null
-        }
-        const m: unknown = JSON.parse(buf.toString('utf8', start, end))
-        return isObject(m) ? build(m, bodyFromJson(m.body)) : null
-      } catch {
-        // Decoding never throws: see textEncoding.
-        state.start = state.end
-        return null
+      // Legacy layout (body last, a number array): read the digits straight into bytes.
+      const bounds = trailingByteArray(buf, start, end)
+      const body = bounds === null ? null : readByteArray(buf, bounds[0], bounds[1])
+      if (bounds !== null && body !== null) {
+        const head: unknown = JSON.parse(
+          buf.toString('utf8', start, bounds[0] - BODY_KEY.length) + '}',
+        )
+        return isObject(head) ? build(head, body) : null
       }
-    },
+      const m: unknown = JSON.parse(buf.toString('utf8', start, end))
+      return isObject(m) ? build(m, bodyFromJson(m.body)) : null
+    } catch {
+      // Decoding never throws: see textEncoding.
+      state.start = state.end
+      return null
+    }
   }
 }
 
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes)
-    ? bytes
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-}
+export const requestEncoding = envelopeEncoding<Sendable<RelayRequest>>(
+  (r) => requestEnvelope(r, r.textBody === true),
+  decodeWithBody<Sendable<RelayRequest>>((m, body) => {
+    if (!isId(m.id) || typeof m.method !== 'string' || typeof m.path !== 'string') return null
+    return {
+      id: m.id,
+      method: m.method.toUpperCase(),
+      path: m.path,
+      headers: headersOf(m.headers),
+      body,
+    }
+  }),
+)
 
-export const requestEncoding = bodyMessageEncoding<RelayRequest>(requestHead, (m, body) => {
-  if (!isId(m.id) || typeof m.method !== 'string' || typeof m.path !== 'string') return null
-  return {
-    id: m.id,
-    method: m.method.toUpperCase(),
-    path: m.path,
-    headers: headersOf(m.headers),
-    body,
-  }
-})
-
-export const responseEncoding = bodyMessageEncoding<RelayResponse>(responseHead, (m, body) => {
-  if (!isId(m.id) || typeof m.statusCode !== 'number') return null
-  return { id: m.id, statusCode: m.statusCode, headers: headersOf(m.headers), body }
-})
+export const responseEncoding = envelopeEncoding<Sendable<RelayResponse>>(
+  (r) => responseEnvelope(r, r.textBody === true),
+  decodeWithBody<Sendable<RelayResponse>>((m, body) => {
+    if (!isId(m.id) || typeof m.statusCode !== 'number') return null
+    return { id: m.id, statusCode: m.statusCode, headers: headersOf(m.headers), body }
+  }),
+)
 
 export const healthCheckEncoding = textEncoding<HealthCheck>(
   (h) => JSON.stringify({ id: h.id, timestamp: h.timestamp }),

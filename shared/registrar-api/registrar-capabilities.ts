@@ -1,5 +1,5 @@
 /**
- * What a registrar offers beyond the legacy API (PROTOCOL.md section 4). A legacy registrar
+ * What a registrar offers beyond the legacy API (docs/protocol.md section 4). A legacy registrar
  * knows none of this: it answers `GET /api/capabilities` with 404 and sends no
  * {@link CAPABILITIES_HEADER}, which is how a client tells the two apart.
  */
@@ -30,6 +30,12 @@ export const CAPABILITIES_HEADER = 'x-registrar-capabilities'
  * so that clients renew in time. (The body stays the legacy `{"status":"ok"}`.)
  */
 export const REGISTRATION_TTL_HEADER = 'x-registration-ttl'
+
+/**
+ * Header on a registration answer: the gateway's public base URL (`https://…`), what a worker
+ * builds its clients' share URLs from. A header, so the legacy `{status:"ok"}` body stays as is.
+ */
+export const PUBLIC_URL_HEADER = 'x-gateway-public-url'
 
 /** Path answering `{ "version": 1, "capabilities": [..] }`. */
 export const CAPABILITIES_PATH = '/api/capabilities'

@@ -1,61 +1,69 @@
+import { ErrorCode } from '../errors.js'
+import type { WireCode } from '../errors.js'
+
 /**
- * The `code` of every registrar error body (`{ error, code }`). Workers and tests branch on
- * these, never on the human text, so a published code is never renamed. They are wire values
- * (snake_case), distinct from the in-process `ErrorCode`s of shared/errors.ts.
+ * The codes the registrar answers with, picked from the one registry in shared/errors.ts. In an
+ * answer's body (`{ error, code }`), log lines and metric labels they are written in lower case
+ * (`replayed_nonce`): those are the wire values workers branch on, never renamed.
  */
 export const RegistrarErrorCode = {
   /** The body is not parseable JSON. */
-  INVALID_JSON: 'invalid_json',
+  INVALID_JSON: ErrorCode.INVALID_JSON,
   /** The body is larger than the configured limit. */
-  BODY_TOO_LARGE: 'body_too_large',
+  BODY_TOO_LARGE: ErrorCode.BODY_TOO_LARGE,
   /** Fields missing or of the wrong type or shape. */
-  INVALID_BODY: 'invalid_body',
+  INVALID_BODY: ErrorCode.INVALID_BODY,
   /** The relay key (in the body or the path) is neither 64 hex nor `<npub>:<name>`. */
-  INVALID_RELAY_KEY: 'invalid_relay_key',
+  INVALID_RELAY_KEY: ErrorCode.INVALID_RELAY_KEY,
   /** `metadata.gatewayPath` is not a safe path or would shadow a relay key or a route. */
-  INVALID_GATEWAY_PATH: 'invalid_gateway_path',
+  INVALID_GATEWAY_PATH: ErrorCode.INVALID_GATEWAY_PATH,
   /** The requested token lifetime is over the configured maximum. */
-  TTL_TOO_LONG: 'ttl_too_long',
+  TTL_TOO_LONG: ErrorCode.TTL_TOO_LONG,
   /** No signature was sent. */
-  SIGNATURE_MISSING: 'signature_missing',
+  SIGNATURE_MISSING: ErrorCode.SIGNATURE_MISSING,
   /** The signature does not match. */
-  SIGNATURE_INVALID: 'signature_invalid',
+  SIGNATURE_INVALID: ErrorCode.SIGNATURE_INVALID,
   /** A registration's `issuedAt` is outside the registrar's clock window. */
-  STALE_REGISTRATION: 'stale_registration',
+  STALE_REGISTRATION: ErrorCode.STALE_REGISTRATION,
   /** A replay-proof request's `issuedAt` is outside the registrar's clock window. */
-  STALE_REQUEST: 'stale_request',
+  STALE_REQUEST: ErrorCode.STALE_REQUEST,
   /** The nonce was already used within the clock window. */
-  REPLAYED_NONCE: 'replayed_nonce',
+  REPLAYED_NONCE: ErrorCode.REPLAYED_NONCE,
   /** The legacy DELETE form is switched off by configuration. */
-  LEGACY_DELETE_DISABLED: 'legacy_delete_disabled',
+  LEGACY_DELETE_DISABLED: ErrorCode.LEGACY_DELETE_DISABLED,
   /** Another relay already uses this `gatewayPath`. */
-  GATEWAY_PATH_TAKEN: 'gateway_path_taken',
+  GATEWAY_PATH_TAKEN: ErrorCode.GATEWAY_PATH_TAKEN,
   /** No live registration for this relay key. */
-  RELAY_NOT_FOUND: 'relay_not_found',
+  RELAY_NOT_FOUND: ErrorCode.RELAY_NOT_FOUND,
   /** The token sent for refresh is malformed, forged or for another relay. */
-  TOKEN_INVALID: 'token_invalid',
+  TOKEN_INVALID: ErrorCode.TOKEN_INVALID,
   /** The token sent for refresh has expired. */
-  TOKEN_EXPIRED: 'token_expired',
+  TOKEN_EXPIRED: ErrorCode.TOKEN_EXPIRED,
   /** The token sent for refresh was revoked. */
-  TOKEN_REVOKED: 'token_revoked',
+  TOKEN_REVOKED: ErrorCode.TOKEN_REVOKED,
   /** No route for this method and path. */
-  NOT_FOUND: 'not_found',
+  NOT_FOUND: ErrorCode.NOT_FOUND,
   /** Too many requests from this client address; see `Retry-After`. */
-  RATE_LIMITED: 'rate_limited',
+  RATE_LIMITED: ErrorCode.RATE_LIMITED,
+  /** An admin API call without the admin Bearer token, or with a wrong one. */
+  ADMIN_UNAUTHORIZED: ErrorCode.ADMIN_UNAUTHORIZED,
   /** No registration secret is configured. */
-  NOT_CONFIGURED: 'not_configured',
+  NOT_CONFIGURED: ErrorCode.NOT_CONFIGURED,
   /** The store cannot be reached; nothing was written. See `Retry-After`. */
-  STORE_UNAVAILABLE: 'store_unavailable',
+  STORE_UNAVAILABLE: ErrorCode.STORE_UNAVAILABLE,
   /** Anything else; details are in the registrar's log, never in the answer. */
-  INTERNAL_ERROR: 'internal_error',
+  INTERNAL_ERROR: ErrorCode.INTERNAL_ERROR,
 } as const
 
 /** One of {@link RegistrarErrorCode}. */
 export type RegistrarErrorCodeName = (typeof RegistrarErrorCode)[keyof typeof RegistrarErrorCode]
 
+/** A registrar code as written in answers, logs and metric labels (`replayed_nonce`). */
+export type RegistrarWireCode = WireCode<RegistrarErrorCodeName>
+
 /** The JSON body of every registrar error answer. */
 export interface RegistrarErrorBody {
   /** Human text; may change between versions. */
   error: string
-  code: RegistrarErrorCodeName
+  code: RegistrarWireCode
 }

@@ -1,26 +1,13 @@
-/** Relay metadata a worker may send with its registration (free-form beyond these). */
-export interface RelayMetadata {
-  name?: string
-  description?: string
-  /** Path alias clients may use instead of the relay key: `wss://gateway/<gatewayPath>`. */
-  gatewayPath?: string
-  isPublic?: boolean
-  connectionUrl?: string
-  [extra: string]: unknown
-}
+import { ErrorCode, GatewayError } from '../errors.js'
+import type { Registration } from '../registrar-api/registration.js'
 
-/** A relay registration as stored. */
-export interface Registration {
-  relayKey: string
-  /** Worker swarm keys (64 lowercase hex) that serve this relay, in the worker's order. */
-  peers: string[]
-  metadata: RelayMetadata
-  /** The worker's nonce and clock, as signed. */
-  nonce: string | null
-  issuedAt: number | null
-  /** Registrar clock: when stored, and when it lapses unless renewed (ms since epoch). */
-  registeredAt: number
-  expiresAt: number
+// The registration document is the registrar API's (workers read it too); the store keeps it.
+export type { Registration, RelayMetadata } from '../registrar-api/registration.js'
+
+/** Options of {@link GatewayStore.putRegistration}. */
+export interface PutRegistrationOptions {
+  /** Refuse (GATEWAY_PATH_TAKEN) rather than take a gatewayPath another live relay holds. */
+  exclusiveAlias?: boolean
 }
 
 /**
@@ -34,6 +21,31 @@ export interface TokenState {
   minSeq: number
   /** ms since epoch of the last revocation, 0 = never. */
   revokedAt: number
+}
+
+/** What one proxy saw of one worker (pooled peer) when it last reported. */
+export interface PeerReportEntry {
+  /** The pool's state of the link (`connecting`, `ready`, `unhealthy`, `down`). */
+  state: string
+  sessions: number
+  latencyMs: number | null
+}
+
+/**
+ * A proxy's periodic snapshot for operators (admin API): its pooled peers and live sessions
+ * per relay. Each proxy rewrites its own with a short TTL, so a stopped proxy's report lapses.
+ */
+export interface ProxyReport {
+  /** Stable for the life of the proxy process (its swarm key). */
+  proxyId: string
+  /** ms since epoch, the proxy's clock. */
+  reportedAt: number
+  /** Live client sessions of this proxy. */
+  sessions: number
+  /** Live sessions per relay key (relays without sessions are absent). */
+  relays: Record<string, number>
+  /** Per pooled worker key. */
+  peers: Record<string, PeerReportEntry>
 }
 
 /** Usage counters kept per token (or other bounded key). */
@@ -60,8 +72,18 @@ export type ChangeListener = (change: StoreChange) => void
  * use after close rejects with `STORE_CLOSED`. No method half-applies a write.
  */
 export interface GatewayStore {
-  /** Stores (or replaces) a registration for `ttlSeconds`, with its gatewayPath alias, and announces it. */
-  putRegistration(registration: Registration, ttlSeconds: number): Promise<void>
+  /**
+   * Stores (or replaces) a registration for `ttlSeconds`, with its gatewayPath alias, and
+   * announces it. With `exclusiveAlias` the alias claim is atomic: when another live relay
+   * (whose registration still names that path) holds it, nothing is written and it rejects with
+   * GatewayError `GATEWAY_PATH_TAKEN`; of concurrent claims exactly one wins. Without it the newest
+   * write takes the alias.
+   */
+  putRegistration(
+    registration: Registration,
+    ttlSeconds: number,
+    options?: PutRegistrationOptions,
+  ): Promise<void>
   /** By relay key; null when absent or expired. */
   getRegistration(relayKey: string): Promise<Registration | null>
   /** By relay key or by gatewayPath alias. */
@@ -87,6 +109,11 @@ export interface GatewayStore {
   addUsage(key: string, counters: UsageCounters): Promise<void>
   getUsage(key: string): Promise<UsageCounters>
 
+  /** Stores (replaces) a proxy's report for `ttlSeconds`. */
+  putProxyReport(report: ProxyReport, ttlSeconds: number): Promise<void>
+  /** Every proxy report that has not lapsed. */
+  listProxyReports(): Promise<ProxyReport[]>
+
   /** Subscribes to the change feed; returns an unsubscribe. */
   subscribe(listener: ChangeListener): () => void
   /** Rejects STORE_UNAVAILABLE when the backing service cannot be reached. */
@@ -103,4 +130,11 @@ export function isTokenRevoked(
   if (typeof payload.seq === 'number') return payload.seq < state.minSeq
   if (state.revokedAt === 0) return false
   return typeof payload.issuedAt !== 'number' || payload.issuedAt <= state.revokedAt
+}
+
+/** The refusal of {@link GatewayStore.putRegistration} for a gatewayPath another relay holds. */
+export function aliasTaken(path: string | null): GatewayError {
+  return new GatewayError(ErrorCode.GATEWAY_PATH_TAKEN, 'another relay holds this gatewayPath', {
+    details: { gatewayPath: path },
+  })
 }

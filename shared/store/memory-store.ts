@@ -1,16 +1,20 @@
 import type { Logger } from 'pino'
-import { GatewayError } from '../errors.js'
+import { ErrorCode, GatewayError } from '../errors.js'
 import type {
   ChangeListener,
   GatewayStore,
+  ProxyReport,
+  PutRegistrationOptions,
   Registration,
   StoreChange,
   TokenState,
   UsageCounters,
 } from './gateway-store.js'
+import { aliasTaken } from './gateway-store.js'
 import {
   gatewayPathOf,
   nonceId,
+  normalizeProxyReport,
   normalizeRegistration,
   revocationTime,
   ttlToMs,
@@ -45,6 +49,7 @@ export class MemoryStore implements GatewayStore {
   readonly #nonces = new Map<string, number>()
   readonly #tokens = new Map<string, TokenState>()
   readonly #usage = new Map<string, Map<string, number>>()
+  readonly #reports = new Map<string, Expiring<ProxyReport>>()
   readonly #listeners = new Set<ChangeListener>()
   #timer: NodeJS.Timeout | null
   #closed = false
@@ -56,7 +61,11 @@ export class MemoryStore implements GatewayStore {
     this.#timer.unref()
   }
 
-  async putRegistration(registration: Registration, ttlSeconds: number): Promise<void> {
+  async putRegistration(
+    registration: Registration,
+    ttlSeconds: number,
+    options: PutRegistrationOptions = {},
+  ): Promise<void> {
     this.#assertOpen()
     const stored = normalizeRegistration(registration)
     const expiresAt = this.#now() + ttlToMs(ttlSeconds)
@@ -64,6 +73,14 @@ export class MemoryStore implements GatewayStore {
     const previous = this.#liveRelay(relayKey)
     const oldPath = previous === null ? null : gatewayPathOf(previous)
     const newPath = gatewayPathOf(stored)
+    // Check and write with no await between them: of concurrent claims one wins, as in Redis.
+    if (newPath !== null && options.exclusiveAlias === true) {
+      const holder = this.#live(this.#aliases, newPath)
+      if (holder !== null && holder !== relayKey) {
+        const held = this.#liveRelay(holder)
+        if (held !== null && gatewayPathOf(held) === newPath) throw aliasTaken(newPath)
+      }
+    }
     if (oldPath !== null && oldPath !== newPath) this.#dropAliasIfOwned(oldPath, relayKey)
     this.#relays.set(relayKey, { value: stored, expiresAt })
     if (newPath !== null) this.#aliases.set(newPath, { value: relayKey, expiresAt })
@@ -170,6 +187,23 @@ export class MemoryStore implements GatewayStore {
     return Object.fromEntries(this.#usage.get(key) ?? [])
   }
 
+  async putProxyReport(report: ProxyReport, ttlSeconds: number): Promise<void> {
+    this.#assertOpen()
+    const stored = normalizeProxyReport(report)
+    const expiresAt = this.#now() + ttlToMs(ttlSeconds)
+    this.#reports.set(stored.proxyId, { value: stored, expiresAt })
+  }
+
+  async listProxyReports(): Promise<ProxyReport[]> {
+    this.#assertOpen()
+    const out: ProxyReport[] = []
+    for (const id of [...this.#reports.keys()]) {
+      const report = this.#live(this.#reports, id)
+      if (report !== null) out.push(structuredClone(report))
+    }
+    return out
+  }
+
   subscribe(listener: ChangeListener): () => void {
     this.#assertOpen()
     this.#listeners.add(listener)
@@ -193,6 +227,7 @@ export class MemoryStore implements GatewayStore {
     this.#nonces.clear()
     this.#tokens.clear()
     this.#usage.clear()
+    this.#reports.clear()
   }
 
   /**
@@ -202,7 +237,10 @@ export class MemoryStore implements GatewayStore {
   sweep(): number {
     const now = this.#now()
     let removed = 0
-    for (const map of [this.#relays, this.#aliases]) {
+    for (const map of [this.#relays, this.#aliases, this.#reports] as Map<
+      string,
+      Expiring<unknown>
+    >[]) {
       for (const [key, entry] of map) {
         if (entry.expiresAt <= now && map.delete(key)) removed++
       }
@@ -214,7 +252,7 @@ export class MemoryStore implements GatewayStore {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new GatewayError('STORE_CLOSED', 'store is closed')
+    if (this.#closed) throw new GatewayError(ErrorCode.STORE_CLOSED, 'store is closed')
   }
 
   #live<T>(map: Map<string, Expiring<T>>, key: string): T | null {

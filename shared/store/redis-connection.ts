@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import { backoffDelay } from '../swarm/backoff.js'
-import type { BackoffOptions } from '../swarm/backoff.js'
+import { backoffDelay } from '../retry/backoff.js'
+import type { BackoffOptions } from '../retry/backoff.js'
 
 /** Options of {@link RedisConnection}. */
 export interface RedisConnectionOptions {

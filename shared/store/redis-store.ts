@@ -1,15 +1,18 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import { GatewayError } from '../errors.js'
-import type { BackoffOptions } from '../swarm/backoff.js'
+import { ErrorCode, GatewayError } from '../errors.js'
+import type { BackoffOptions } from '../retry/backoff.js'
 import type {
   ChangeListener,
   GatewayStore,
+  ProxyReport,
+  PutRegistrationOptions,
   Registration,
   StoreChange,
   TokenState,
   UsageCounters,
 } from './gateway-store.js'
+import { aliasTaken } from './gateway-store.js'
 import { RedisConnection, errorText, redisEndpoint } from './redis-connection.js'
 import {
   ADD_USAGE,
@@ -21,7 +24,9 @@ import {
 import {
   gatewayPathOf,
   nonceId,
+  normalizeProxyReport,
   normalizeRegistration,
+  parseProxyReport,
   parseRegistration,
   parseStoreChange,
   revocationTime,
@@ -72,7 +77,10 @@ export class RedisStore implements GatewayStore {
     const endpoint = redisEndpoint(options.url)
     if (endpoint === null) {
       // Never echoes the URL: it may carry a password.
-      throw new GatewayError('CONFIG_INVALID', 'redis url must be a redis:// or rediss:// URL')
+      throw new GatewayError(
+        ErrorCode.CONFIG_INVALID,
+        'redis url must be a redis:// or rediss:// URL',
+      )
     }
     this.#log = options.logger.child({ component: 'redis-store', redis: endpoint })
     this.#prefix = options.prefix
@@ -95,7 +103,19 @@ export class RedisStore implements GatewayStore {
     this.#feed.client.on('message', this.#onMessage)
   }
 
-  async putRegistration(registration: Registration, ttlSeconds: number): Promise<void> {
+  /**
+   * The command connection (fail-fast, no offline queue) and the key prefix, for limiters that
+   * share this store's Redis; they must stop using it before the store closes.
+   */
+  get shared(): { client: Redis; prefix: string } {
+    return { client: this.#command.client, prefix: this.#prefix }
+  }
+
+  async putRegistration(
+    registration: Registration,
+    ttlSeconds: number,
+    options: PutRegistrationOptions = {},
+  ): Promise<void> {
     const stored = normalizeRegistration(registration)
     const ttlMs = ttlToMs(ttlSeconds)
     const { relayKey } = stored
@@ -104,9 +124,16 @@ export class RedisStore implements GatewayStore {
     if (path !== null) keys.push(this.#key('alias', path))
     const message = encodeChange({ type: 'registration', relayKey })
     const args = [JSON.stringify(stored), ttlMs, relayKey, this.#key('alias', ''), path ?? '']
-    await this.#run('putRegistration', (c) =>
-      runScript(c, PUT_REGISTRATION, keys, [...args, this.#channel, message]),
+    const written = await this.#run('putRegistration', (c) =>
+      runScript(c, PUT_REGISTRATION, keys, [
+        ...args,
+        this.#channel,
+        message,
+        // The holder's registration key prefix; empty: the newest write takes the alias.
+        options.exclusiveAlias === true ? this.#key('relay', '') : '',
+      ]),
     )
+    if (written === 0) throw aliasTaken(path)
   }
 
   async getRegistration(relayKey: string): Promise<Registration | null> {
@@ -235,6 +262,33 @@ export class RedisStore implements GatewayStore {
     })
   }
 
+  async putProxyReport(report: ProxyReport, ttlSeconds: number): Promise<void> {
+    const stored = normalizeProxyReport(report)
+    const key = this.#key('proxy', stored.proxyId)
+    const ttlMs = ttlToMs(ttlSeconds)
+    await this.#run('putProxyReport', (c) => c.set(key, JSON.stringify(stored), 'PX', ttlMs))
+  }
+
+  async listProxyReports(): Promise<ProxyReport[]> {
+    const keys = await this.#scan('listProxyReports', this.#key('proxy', ''))
+    return this.#run('listProxyReports', async (c) => {
+      const values = keys.length === 0 ? [] : await c.mget(...keys)
+      const out: ProxyReport[] = []
+      for (const raw of values) {
+        if (raw === null) continue
+        let report: ProxyReport | null
+        try {
+          report = parseProxyReport(JSON.parse(raw))
+        } catch {
+          report = null
+        }
+        if (report === null) this.#log.warn('ignoring a corrupt proxy report')
+        else out.push(report)
+      }
+      return out
+    })
+  }
+
   subscribe(listener: ChangeListener): () => void {
     this.#assertOpen()
     this.#listeners.add(listener)
@@ -278,15 +332,16 @@ export class RedisStore implements GatewayStore {
 
   #mapError(op: string, err: unknown): GatewayError {
     if (err instanceof GatewayError) return err
-    if (this.#closed) return new GatewayError('STORE_CLOSED', 'store is closed', { cause: err })
-    return new GatewayError('STORE_UNAVAILABLE', `redis ${op} failed`, {
+    if (this.#closed)
+      return new GatewayError(ErrorCode.STORE_CLOSED, 'store is closed', { cause: err })
+    return new GatewayError(ErrorCode.STORE_UNAVAILABLE, `redis ${op} failed`, {
       cause: err,
       details: { op },
     })
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new GatewayError('STORE_CLOSED', 'store is closed')
+    if (this.#closed) throw new GatewayError(ErrorCode.STORE_CLOSED, 'store is closed')
   }
 
   #subscribeFeed(feed: RedisConnection): void {
@@ -340,7 +395,22 @@ export class RedisStore implements GatewayStore {
     return registration
   }
 
-  #key(kind: 'relay' | 'alias' | 'nonce' | 'tokens' | 'usage', id: string): string {
+  // Proxy reports are few (one per proxy process): one SCAN pass and one MGET.
+  async #scan(op: string, prefix: string): Promise<string[]> {
+    const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`
+    return this.#run(op, async (c) => {
+      const keys = new Set<string>()
+      let cursor = '0'
+      do {
+        const [next, batch] = await c.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT)
+        cursor = next
+        for (const key of batch) keys.add(key)
+      } while (cursor !== '0')
+      return [...keys]
+    })
+  }
+
+  #key(kind: 'relay' | 'alias' | 'nonce' | 'tokens' | 'usage' | 'proxy', id: string): string {
     return `${this.#prefix}${kind}:${id}`
   }
 }

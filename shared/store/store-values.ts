@@ -1,4 +1,10 @@
-import type { Registration, StoreChange, TokenState, UsageCounters } from './gateway-store.js'
+import type {
+  ProxyReport,
+  Registration,
+  StoreChange,
+  TokenState,
+  UsageCounters,
+} from './gateway-store.js'
 
 // Checks shared by every GatewayStore implementation, so MemoryStore and RedisStore accept,
 // reject and read back exactly the same values.
@@ -103,4 +109,32 @@ function parseTokenState(value: unknown): TokenState | null {
     return null
   }
   return { seq: seq as number, minSeq: minSeq as number, revokedAt: revokedAt as number }
+}
+
+const MAX_REPORT_ENTRIES = 10_000
+
+/**
+ * A proxy report as it will be stored (JSON round trip, checked), or, for a value read back,
+ * null when it does not have the {@link ProxyReport} shape. Throws TypeError on write.
+ */
+export function parseProxyReport(value: unknown): ProxyReport | null {
+  if (!isRecord(value)) return null
+  const { proxyId, reportedAt, sessions, relays, peers } = value
+  if (typeof proxyId !== 'string' || proxyId === '' || !isFiniteNumber(reportedAt)) return null
+  if (!Number.isSafeInteger(sessions) || !isRecord(relays) || !isRecord(peers)) return null
+  if (Object.keys(relays).length + Object.keys(peers).length > MAX_REPORT_ENTRIES) return null
+  if (!Object.values(relays).every((n) => Number.isSafeInteger(n))) return null
+  for (const entry of Object.values(peers)) {
+    if (!isRecord(entry) || typeof entry.state !== 'string') return null
+    if (!Number.isSafeInteger(entry.sessions)) return null
+    if (entry.latencyMs !== null && !isFiniteNumber(entry.latencyMs)) return null
+  }
+  return value as unknown as ProxyReport
+}
+
+/** The report as stored: a JSON copy, validated; throws TypeError when it is malformed. */
+export function normalizeProxyReport(report: ProxyReport): ProxyReport {
+  const parsed = parseProxyReport(JSON.parse(JSON.stringify(report)))
+  if (parsed === null) throw new TypeError('report does not have the ProxyReport shape')
+  return parsed
 }

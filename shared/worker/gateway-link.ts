@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events'
 import type { NoiseSecretStream } from 'hyperdht'
 import type Hyperswarm from 'hyperswarm'
 import type { Logger } from 'pino'
-import { backoffDelay } from '../swarm/backoff.js'
-import type { BackoffOptions } from '../swarm/backoff.js'
+import { backoffDelay } from '../retry/backoff.js'
+import type { BackoffOptions } from '../retry/backoff.js'
 
 /** Where a worker dials: the gateway nodes' keys and the relays to fall back to (hex). */
 export interface GatewayTargets {

@@ -6,6 +6,7 @@ import { signDelete, signLegacyDelete, signRegistration } from '../auth/registra
 import { ErrorCode } from '../errors.js'
 import {
   CAPABILITIES_PATH,
+  PUBLIC_URL_HEADER,
   REGISTRATION_TTL_HEADER,
   RegistrarCapability,
   SignedHeader,
@@ -13,9 +14,9 @@ import {
 import type { RegistrarCapabilityName } from '../registrar-api/registrar-capabilities.js'
 import { SignedAction, newNonce, signRequest } from '../registrar-api/signed-request.js'
 import type { SignedActionName } from '../registrar-api/signed-request.js'
+import type { Registration, RelayMetadata } from '../registrar-api/registration.js'
 import { parseGatewayDocument } from './gateway-document.js'
 import type { GatewayDocument } from './gateway-document.js'
-import type { Registration, RelayMetadata } from '../store/gateway-store.js'
 import { RegistrarHttp } from './registrar-http.js'
 import type { RegistrarAnswer } from './registrar-http.js'
 import { RegistrarRequestError } from './registrar-request-error.js'
@@ -59,6 +60,8 @@ export interface RelayToRegister {
 export interface RegisterResult {
   /** Lifetime the registrar gives the registration (announced, or the configured default). */
   ttlSeconds: number
+  /** The gateway's public base URL as the registrar reports it; null from older registrars. */
+  publicUrl: string | null
   /** The gateway's swarm keys and relays, when the registrar publishes them (dial-out). */
   gateway?: GatewayDocument
 }
@@ -89,6 +92,10 @@ export interface IssueTokenOptions {
    * `auto` (default) asks the registrar when it offers tokens, else mints locally.
    */
   via?: 'local' | 'registrar' | 'auto'
+  /** A per-user token: the person it is for (64 lowercase hex, a Nostr pubkey). */
+  pubkey?: string
+  /** The worker's credential for that person, handed back to the worker as `x-auth-token`. */
+  relayAuthToken?: string
 }
 
 /** The events of a {@link RegistrarClient}. */
@@ -241,12 +248,21 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
       const issuedAt = this.#now()
       const ttlMs =
         options.ttlSeconds === undefined ? DEFAULT_CLIENT_TOKEN_TTL_MS : options.ttlSeconds * 1000
-      const token = issueClientToken(this.#secret, { relayKey, issuedAt, ttlMs })
+      const { pubkey, relayAuthToken } = options
+      const token = issueClientToken(this.#secret, {
+        relayKey,
+        issuedAt,
+        ttlMs,
+        ...(pubkey === undefined ? {} : { pubkey }),
+        ...(relayAuthToken === undefined ? {} : { relayAuthToken }),
+      })
       return { token, issuedAt, expiresAt: issuedAt + ttlMs, source: 'local' }
     }
     await this.#require(RegistrarCapability.TOKENS)
     return this.#tokenCall(relayKey, SignedAction.TOKEN_ISSUE, '', {
       ...(options.ttlSeconds === undefined ? {} : { ttl: options.ttlSeconds }),
+      ...(options.pubkey === undefined ? {} : { pubkey: options.pubkey }),
+      ...(options.relayAuthToken === undefined ? {} : { relayAuthToken: options.relayAuthToken }),
     })
   }
 
@@ -332,8 +348,9 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
     const ttlSeconds =
       Number.isSafeInteger(announced) && announced > 0 ? announced : this.#defaultTtl
     this.#log?.debug({ relayKey: relay.relayKey, ttlSeconds }, 'relay registered')
+    const publicUrl = answer.headers.get(PUBLIC_URL_HEADER)
     const gateway = parseGatewayDocument((answer.body as { gateway?: unknown } | null)?.gateway)
-    return gateway === null ? { ttlSeconds } : { ttlSeconds, gateway }
+    return gateway === null ? { ttlSeconds, publicUrl } : { ttlSeconds, publicUrl, gateway }
   }
 
   #schedule(relayKey: string, delayMs: number): void {

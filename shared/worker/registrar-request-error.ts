@@ -1,4 +1,4 @@
-import { ErrorCode, GatewayError } from '../errors.js'
+import { ErrorCode, GatewayError, wireCode } from '../errors.js'
 import type { ErrorCodeName } from '../errors.js'
 
 /**
@@ -29,16 +29,22 @@ export class RegistrarRequestError extends GatewayError {
   }
 }
 
+const TOKEN_REFUSALS: ReadonlySet<string> = new Set(
+  [ErrorCode.TOKEN_INVALID, ErrorCode.TOKEN_EXPIRED, ErrorCode.TOKEN_REVOKED].map(wireCode),
+)
+
 /**
  * The project-wide code for a registrar answer: a refused signature (bad, stale or replayed) is
  * SIGNATURE_INVALID, a refused token TOKEN_INVALID, an outage or rate limit STORE_UNAVAILABLE,
  * a missing secret CONFIG_INVALID and any other refusal REGISTRAR_REJECTED.
  */
 export function codeForAnswer(status: number, registrarCode: string | null): ErrorCodeName {
-  if (registrarCode === 'not_configured') return ErrorCode.CONFIG_INVALID
+  if (registrarCode === wireCode(ErrorCode.NOT_CONFIGURED)) return ErrorCode.CONFIG_INVALID
   if (status === 401) return ErrorCode.SIGNATURE_INVALID
-  if (status === 409 && registrarCode === 'replayed_nonce') return ErrorCode.SIGNATURE_INVALID
-  if (registrarCode?.startsWith('token_') === true) return ErrorCode.TOKEN_INVALID
+  if (status === 409 && registrarCode === wireCode(ErrorCode.REPLAYED_NONCE)) {
+    return ErrorCode.SIGNATURE_INVALID
+  }
+  if (registrarCode !== null && TOKEN_REFUSALS.has(registrarCode)) return ErrorCode.TOKEN_INVALID
   if (status === 503 || status === 429) return ErrorCode.STORE_UNAVAILABLE
   return ErrorCode.REGISTRAR_REJECTED
 }

@@ -49,7 +49,7 @@ const CONNECTION_KEY = /^[0-9a-f]{32}$/
 
 /**
  * A worker's end of the tunnel: announces on the discovery topic as a server
- * and serves the relay-v2 routes of PROTOCOL.md section 3 on every connection,
+ * and serves the relay-v2 routes of docs/protocol.md section 3 on every connection,
  * with the push extension for gateways that ask for it.
  */
 export class RelayHost {
@@ -60,7 +60,7 @@ export class RelayHost {
   readonly #unsubscribe = new Map<HostedRelay, () => void>()
   readonly #clients = new Map<string, ClientState>()
   readonly #channels = new Set<RelayChannel>()
-  readonly #router: Router
+  readonly #router: Router<unknown, RelayChannel>
   readonly #capabilities: string[]
   readonly #onConnection: (stream: NoiseSecretStream) => void
   #discovery: PeerDiscovery | null = null
@@ -80,7 +80,7 @@ export class RelayHost {
     if (opts.relays?.some((r) => r.info !== undefined))
       this.#capabilities.push(Capability.RELAY_INFO)
     for (const relay of opts.relays ?? []) this.addRelay(relay)
-    this.#router = new Router()
+    this.#router = new Router<unknown, RelayChannel>()
       .post('/identify-gateway', () => ({
         statusCode: 200,
         body: { status: 'identified', relayPublicKey: this.publicKey },

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline'
 import type { BootstrapNode } from '../../shared/swarm/create-swarm.js'
 import { LOOPBACK } from './testnet.js'
 
-const MAIN = new URL('../../shared/worker/main.js', import.meta.url)
+const MAIN = new URL('../../scripts/worker.js', import.meta.url)
 
 /** `npm run worker` as a child process on the loopback testnet. */
 export interface WorkerProcess {

@@ -39,7 +39,7 @@ function poll(relayKey: string, connectionKey: string) {
   return { method: 'GET', path: `/get/relay/${relayKey}/${connectionKey}` }
 }
 
-function lines(body: Buffer | null): unknown[] {
+function lines(body: Buffer | string | null): unknown[] {
   return String(body ?? '')
     .split('\n')
     .filter(Boolean)
@@ -239,6 +239,42 @@ describe('PeerPool on the loopback testnet', function () {
       peer.answerHealth = false
       await unhealthy
       await down
+    })
+  })
+
+  describe('whenReady and warm', () => {
+    it('dials every worker of a relay once one is selected, so failover lands on a warm link', async () => {
+      const a = await new LegacyPeer(testnet).start()
+      const b = await new LegacyPeer(testnet).start()
+      closers.push(
+        () => a.close(),
+        () => b.close(),
+      )
+      const { pool } = makePool()
+      await pool.start()
+      const keys = [a.publicKey, b.publicKey]
+      const bothReady = Promise.all(keys.map((k) => waitState(pool, k, 'ready')))
+      const picked = pool.select(keys) as string
+      pool.lease(picked)
+      await bothReady
+      const other = keys.find((k) => k !== picked) as string
+      expect(await pool.whenReady(keys, 0, new Set([picked]))).to.equal(other)
+    })
+
+    it('dials every key at once and resolves with a ready one; null when none comes up in time', async () => {
+      const a = await new LegacyPeer(testnet).start()
+      closers.push(() => a.close())
+      const { pool } = makePool()
+      await pool.start()
+      const dead = randomBytes(32).toString('hex')
+      const keys = [dead, a.publicKey]
+      expect(await pool.whenReady(keys, 10_000)).to.equal(a.publicKey)
+      expect(pool.snapshot(dead).state).to.be.oneOf(['connecting', 'down'])
+      expect(await pool.whenReady([dead], 200)).to.equal(null)
+      expect(await pool.whenReady(keys, 0, new Set([a.publicKey]))).to.equal(null)
+      const pending = pool.whenReady([dead], 60_000)
+      await pool.close()
+      expect(await pending).to.equal(null)
     })
   })
 

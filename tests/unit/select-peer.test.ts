@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { backoffDelay } from '../../shared/swarm/backoff.js'
+import { backoffDelay } from '../../shared/retry/backoff.js'
 import { selectPeer } from '../../shared/swarm/select-peer.js'
 import type { PeerSnapshot } from '../../shared/swarm/select-peer.js'
 
@@ -30,6 +30,18 @@ describe('selectPeer', () => {
       selectPeer([peer('a', { latencyMs: 50 }), peer('b', { inflight: 2, latencyMs: 10 })]),
     ).to.equal('b')
     expect(selectPeer([peer('b'), peer('a')])).to.equal('a')
+  })
+
+  it('puts the fewest sessions first among ready peers, latency only breaking ties', () => {
+    expect(
+      selectPeer([peer('a', { sessions: 1, latencyMs: 1 }), peer('b', { latencyMs: 90 })]),
+    ).to.equal('b')
+    expect(
+      selectPeer([
+        peer('a', { sessions: 2, latencyMs: 5 }),
+        peer('b', { sessions: 2, latencyMs: 9 }),
+      ]),
+    ).to.equal('a')
   })
 
   it('skips excluded peers', () => {

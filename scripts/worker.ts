@@ -2,11 +2,12 @@
 // developer's stand-in for a real worker. First line of stdout: its swarm key.
 import { randomBytes } from 'node:crypto'
 import { pino } from 'pino'
-import { loadConfig } from '../config/load-config.js'
-import { createLogger } from '../log/create-logger.js'
-import { createSwarm, swarmOptions } from '../swarm/create-swarm.js'
-import { ExampleRelay } from './example-relay.js'
-import { RelayHost } from './relay-host.js'
+import { loadConfig } from '../shared/config/load-config.js'
+import { createLogger } from '../shared/log/create-logger.js'
+import { crashOnUncaught } from '../shared/process/crash-only.js'
+import { createSwarm, swarmOptions } from '../shared/swarm/create-swarm.js'
+import { ExampleRelay } from '../shared/worker/example-relay.js'
+import { RelayHost } from '../shared/worker/relay-host.js'
 
 const HEX64 = /^[0-9a-f]{64}$/i
 
@@ -33,7 +34,10 @@ function workerSettings(env: NodeJS.ProcessEnv) {
 async function main(): Promise<void> {
   let config
   try {
-    config = loadConfig({ env: process.env })
+    config = loadConfig({
+      env: process.env,
+      warn: (message) => process.stderr.write(`worker: warning: ${message}\n`),
+    })
   } catch (err) {
     fail((err as Error).message)
   }
@@ -44,6 +48,7 @@ async function main(): Promise<void> {
     name: 'worker',
     destination: pino.destination(2),
   })
+  crashOnUncaught(logger)
   const swarm = createSwarm({
     ...swarmOptions(config.hyperswarm),
     ...(settings.seed === undefined ? {} : { seed: settings.seed }),

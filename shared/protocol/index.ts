@@ -1,3 +1,0 @@
-export * from './wire.js'
-export * from './router.js'
-export * from './relay-channel.js'
