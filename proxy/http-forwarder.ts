@@ -1,11 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { GatewayError } from '../shared/errors.js'
+import { isSecretParam } from '../shared/log/redact-query.js'
 import type { Headers } from '../shared/protocol/wire.js'
 import { bodyBytes } from '../shared/protocol/wire.js'
+import type { Registration } from '../shared/store/gateway-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import type { ProxyMetrics } from './proxy-metrics.js'
 import type { RegistrationCache } from './registration-cache.js'
+import { pathIdentifiers } from './relay-target.js'
 
 // Request headers worth passing to a worker; never credentials or cookies.
 const FORWARDED = ['accept', 'accept-encoding', 'range', 'if-none-match', 'if-modified-since']
@@ -23,19 +26,33 @@ const HOP_BY_HOP = new Set([
   'content-length',
 ])
 const MAX_ATTEMPTS = 3
+/** Query parameter naming the relay of an avatar: `/pfp/<file>?relay=<identifier>`. */
+export const PFP_RELAY_PARAM = 'relay'
+
+/** The part of {@link RegistrationCache} the forwarder uses. */
+export type RelayResolver = Pick<RegistrationCache, 'resolve'>
+/** The part of {@link PeerPool} the forwarder uses. */
+export type ForwardPool = Pick<PeerPool, 'select' | 'request'>
+/** The part of {@link ProxyMetrics} the forwarder uses. */
+export type ForwardMetrics = Pick<ProxyMetrics, 'httpForwards'>
 
 /** Options of {@link HttpForwarder}. */
 export interface HttpForwarderOptions {
-  pool: PeerPool
-  cache: RegistrationCache
-  metrics: ProxyMetrics
+  pool: ForwardPool
+  cache: RelayResolver
+  metrics: ForwardMetrics
   logger: Logger
 }
 
 /**
- * Serves `GET`/`HEAD` `/drive/:identifier/:file` and `/pfp/...` from a worker:
- * the worker's status, headers (hop-by-hop stripped) and bytes, trying another
- * worker when one fails.
+ * Serves `GET`/`HEAD` `/drive/:identifier/:file` and `/pfp/...` from a worker of the relay the
+ * request names: the worker's status, headers (hop-by-hop stripped) and bytes, trying another
+ * of that relay's workers when one fails. Credentials in the query never reach a worker.
+ *
+ * A `/pfp` request names its relay (docs/protocol.md) by, in order: `?relay=<identifier>`;
+ * the owner segment of `/pfp/:owner/:file` when it is a relay identifier (key, `npub:name`,
+ * alias); the relay page it was loaded from (`Referer: https://gateway/<relay>`). Without
+ * one it is refused (404 `relay_unknown`): avatars are never asked of an unrelated worker.
  */
 export class HttpForwarder {
   readonly #o: HttpForwarderOptions
@@ -50,6 +67,8 @@ export class HttpForwarder {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+    // A client that goes away mid-answer must not take the process with it.
+    res.on('error', (err) => this.#o.logger.debug({ err: err.message }, 'forward answer error'))
     const route = pathname.startsWith('/drive/') ? 'drive' : 'pfp'
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return send(
@@ -66,25 +85,31 @@ export class HttpForwarder {
     ) {
       return send(res, 404, { error: 'not found', code: 'not_found' })
     }
-    const peers = await this.#candidates(route, parts[1] as string)
-    if (peers === null) return send(res, 404, { error: 'relay unknown', code: 'relay_unknown' })
+    const url = req.url ?? pathname
+    const query = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '')
+    const registration =
+      route === 'drive'
+        ? await this.#resolve([parts[1] as string])
+        : await this.#avatarRelay(req, parts, query)
+    if (registration === null) {
+      const error =
+        route === 'pfp' ? 'name the relay: /pfp/<relay>/<file> or ?relay=<relay>' : 'relay unknown'
+      return send(res, 404, { error, code: 'relay_unknown' })
+    }
     const headers: Headers = {}
     for (const name of FORWARDED) {
       const value = req.headers[name]
       if (typeof value === 'string') headers[name] = value
     }
+    const path = forwardedPath(pathname, query, route === 'pfp')
     const tried = new Set<string>()
     let lastError = 'no worker available'
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const peer = this.#o.pool.select(peers, tried)
+      const peer = this.#o.pool.select(registration.peers, tried)
       if (peer === null) break
       tried.add(peer)
       try {
-        const answer = await this.#o.pool.request(peer, {
-          method: req.method,
-          path: req.url ?? pathname,
-          headers,
-        })
+        const answer = await this.#o.pool.request(peer, { method: req.method, path, headers })
         this.#o.metrics.httpForwards.inc({
           route,
           status: `${Math.floor(answer.statusCode / 100)}xx`,
@@ -110,12 +135,48 @@ export class HttpForwarder {
     send(res, 502, { error: `no worker could serve this (${lastError})`, code: 'bad_gateway' })
   }
 
-  // Drive files belong to a relay; avatars name none, so any connected worker may answer.
-  async #candidates(route: string, identifier: string): Promise<string[] | null> {
-    if (route === 'pfp') return this.#o.pool.keysInState('ready')
-    const registration = await this.#o.cache.resolve(identifier)
-    return registration?.peers ?? null
+  async #avatarRelay(
+    req: IncomingMessage,
+    parts: string[],
+    query: URLSearchParams,
+  ): Promise<Registration | null> {
+    const named = query.get(PFP_RELAY_PARAM)
+    if (named !== null) return this.#resolve(pathIdentifiers(named) ?? [])
+    if (parts.length === 3) {
+      const owner = await this.#resolve(pathIdentifiers(parts[1] as string) ?? [])
+      if (owner !== null) return owner
+    }
+    return this.#resolve(refererIdentifiers(req.headers.referer))
   }
+
+  async #resolve(identifiers: readonly string[]): Promise<Registration | null> {
+    for (const id of identifiers) {
+      const registration = await this.#o.cache.resolve(id)
+      if (registration !== null) return registration
+    }
+    return null
+  }
+}
+
+// The relay page lives at /<relay>; an avatar it shows carries that page as its Referer.
+function refererIdentifiers(referer: string | undefined): string[] {
+  if (referer === undefined) return []
+  try {
+    return pathIdentifiers(new URL(referer).pathname) ?? []
+  } catch {
+    return []
+  }
+}
+
+// The worker gets the path and the harmless query only: no token, no credential of any name,
+// and not the relay selector it has no route for.
+function forwardedPath(pathname: string, query: URLSearchParams, pfp: boolean): string {
+  const kept: string[] = []
+  for (const [name, value] of query) {
+    if (isSecretParam(name) || (pfp && name === PFP_RELAY_PARAM)) continue
+    kept.push(`${encodeURIComponent(name)}=${encodeURIComponent(value)}`)
+  }
+  return kept.length === 0 ? pathname : `${pathname}?${kept.join('&')}`
 }
 
 /** Writes a small JSON answer. */

@@ -4,10 +4,11 @@ import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import { RateLimiterMemory } from 'rate-limiter-flexible'
 import { WebSocketServer } from 'ws'
 import type { WebSocket } from 'ws'
+import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
+import { RedisStore } from '../shared/store/redis-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import { CloseCode } from './close-codes.js'
 import { HttpForwarder, send } from './http-forwarder.js'
@@ -15,20 +16,27 @@ import { ProxyMetrics } from './proxy-metrics.js'
 import { RegistrationCache } from './registration-cache.js'
 import { relayInfo, relayPage } from './relay-info.js'
 import { RelaySession } from './relay-session.js'
-import type { SessionContext } from './relay-session.js'
+import type { SessionContext } from './session-context.js'
 import { relayTarget } from './relay-target.js'
+import { SenderLimits } from './sender-limits.js'
+import type { SenderLimitsConfig } from './sender-limits.js'
 import { SessionGate } from './session-gate.js'
 import type { Admission } from './session-gate.js'
 import { SessionRegistry } from './session-registry.js'
 
 /** Client-facing limits, each with a clear NOTICE or close code and a metric. */
-export interface ProxyLimits {
+export interface ProxyLimits extends SenderLimitsConfig {
   maxFrameBytes: number
   maxQueuedMessages: number
   maxBufferedBytes: number
-  maxSessionsPerToken: number
-  maxSessionsPerIp: number
+  /** Sustained client messages per second, per session. */
   messagesPerSecond: number
+  /** Client messages a session may send at once above the sustained rate. */
+  messageBurst: number
+  /** Open subscriptions per session (strfry's default is 200). */
+  maxSubscriptions: number
+  /** How long a session's messages wait for a worker link (cold start, failover), in ms. */
+  linkWaitMs: number
   pollIntervalMs: number
   pingIntervalMs: number
   shutdownGraceMs: number
@@ -64,8 +72,10 @@ export class ProxyServer {
   readonly #wss: WebSocketServer
   readonly #cache: RegistrationCache
   readonly #gate: SessionGate
+  readonly #limits: SenderLimits
   readonly #forwarder: HttpForwarder
   readonly #ctx: SessionContext
+  #starting: Promise<AddressInfo> | null = null
   #closing: Promise<void> | null = null
 
   constructor(opts: ProxyServerOptions) {
@@ -80,39 +90,38 @@ export class ProxyServer {
       logger,
       cache: this.#cache,
       metrics: this.metrics,
-      maxSessionsPerToken: limits.maxSessionsPerToken,
-      maxSessionsPerIp: limits.maxSessionsPerIp,
       pingIntervalMs: limits.pingIntervalMs,
+    })
+    this.#limits = new SenderLimits({
+      ...limits,
+      redis: store instanceof RedisStore ? store.shared : null,
+      logger,
+      registry: opts.registry,
     })
     this.#gate = new SessionGate({
       secret: opts.secret,
       cache: this.#cache,
-      registry: this.sessions,
+      limits: this.#limits,
       metrics: this.metrics,
       logger,
       trustedProxies: new Set(opts.trustedProxies),
     })
     this.#forwarder = new HttpForwarder({ pool, cache: this.#cache, metrics: this.metrics, logger })
-    // Sustained rate with bursts of twice that: the window is two seconds.
-    const limiter = new RateLimiterMemory({ points: limits.messagesPerSecond * 2, duration: 2 })
     this.#ctx = {
       pool,
+      registry: this.sessions,
       logger,
       metrics: this.metrics,
-      maxQueuedMessages: limits.maxQueuedMessages,
-      maxBufferedBytes: limits.maxBufferedBytes,
-      pollIntervalMs: limits.pollIntervalMs,
-      allowMessage: (tokenId) =>
-        limiter.consume(tokenId).then(
-          () => true,
-          (rejection: unknown) => {
-            if (rejection instanceof Error) throw rejection
-            return false
-          },
-        ),
-      countUsage: (tokenId, messages, bytes) => this.sessions.countUsage(tokenId, messages, bytes),
-      onClose: (session) => this.sessions.remove(session),
-      onFailover: (session, from, to) => this.sessions.emit('failover', session, from, to),
+      limits: {
+        maxQueuedMessages: limits.maxQueuedMessages,
+        maxBufferedBytes: limits.maxBufferedBytes,
+        pollIntervalMs: limits.pollIntervalMs,
+        messagesPerSecond: limits.messagesPerSecond,
+        messageBurst: limits.messageBurst,
+        maxSubscriptions: limits.maxSubscriptions,
+        linkWaitMs: limits.linkWaitMs,
+      },
+      allowPersonMessage: (pubkey) => this.#limits.allowMessage(pubkey),
     }
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -120,7 +129,7 @@ export class ProxyServer {
       perMessageDeflate: false,
       clientTracking: false,
     })
-    this.#server = createServer((req, res) => void this.#onRequest(req, res))
+    this.#server = createServer(SERVER_TIMEOUTS, (req, res) => void this.#onRequest(req, res))
     this.#server.on(
       'upgrade',
       (req: IncomingMessage, socket: Duplex, head: Buffer) =>
@@ -132,8 +141,20 @@ export class ProxyServer {
     })
   }
 
-  async listen(): Promise<AddressInfo> {
+  /** Starts the cache, the session registry and the listener, in that order. */
+  async start(): Promise<AddressInfo> {
+    this.#starting ??= this.#start()
+    return this.#starting
+  }
+
+  /** Same as {@link start}. */
+  listen(): Promise<AddressInfo> {
+    return this.start()
+  }
+
+  async #start(): Promise<AddressInfo> {
     this.#cache.start()
+    this.sessions.start()
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject)
       this.#server.listen(this.#o.port, this.#o.host, () => {
@@ -151,8 +172,9 @@ export class ProxyServer {
   }
 
   /**
-   * Graceful stop: refuse new work, close sessions with 1001, let in-flight
-   * worker calls finish (bounded by shutdownGraceMs), release everything.
+   * Graceful stop: refuse new sessions, let sessions' in-flight messages be
+   * answered (bounded by shutdownGraceMs; the rest get "error: gateway
+   * shutting down"), close them with 1001, release everything in reverse order.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown()
@@ -161,16 +183,19 @@ export class ProxyServer {
 
   async #shutdown(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
-    this.sessions.closeAll(CloseCode.GOING_AWAY, 'gateway shutting down')
     const deadline = Date.now() + this.#o.limits.shutdownGraceMs
+    await this.sessions.drain(this.#o.limits.shutdownGraceMs)
+    // The sessions' CLOSE-on-leave calls are still on their way to workers.
     while (this.#o.pool.inflight > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
     this.#server.closeAllConnections()
     await closed
-    await this.sessions.close()
-    this.#cache.close()
     this.#wss.close()
+    await this.#limits.close()
+    await this.sessions.close()
+    await this.#cache.close()
+    this.#server.removeAllListeners()
   }
 
   async #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -186,7 +211,10 @@ export class ProxyServer {
         admission = { ok: false, code: CloseCode.INTERNAL, reason: 'internal error' }
       }
     }
-    if (socket.destroyed) return
+    if (socket.destroyed) {
+      if (admission.ok) admission.slot.release()
+      return
+    }
     // Legacy clients read the refusal from the close code, so complete the upgrade first.
     this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       // From the first moment: a refused or 1013 socket still parses what the client sends,
@@ -196,22 +224,22 @@ export class ProxyServer {
         this.#log.info({ code: admission.code, reason: admission.reason }, 'session refused')
         if (admission.notice !== undefined) ws.send(JSON.stringify(['NOTICE', admission.notice]))
         ws.close(admission.code, admission.reason)
-        this.metrics.sessionsClosed.inc({ code: String(admission.code) })
+        this.metrics.sessionsRefused.inc({ code: String(admission.code) })
         return
       }
       const session = new RelaySession(ws, admission.identity, this.#ctx)
-      ws.once('close', (code: number) => this.metrics.sessionsClosed.inc({ code: String(code) }))
+      const { slot } = admission
+      ws.once('close', () => slot.release())
       this.sessions.add(session)
-      if (session.start()) {
-        this.#log.debug(
-          {
-            relayKey: admission.identity.registration.relayKey,
-            peer: session.peer,
-            ip: admission.identity.ip,
-          },
-          'session open',
-        )
-      }
+      this.#log.debug(
+        {
+          connectionKey: session.connectionKey,
+          relayKey: admission.identity.registration.relayKey,
+          ip: admission.identity.ip,
+        },
+        'session open',
+      )
+      session.start()
     })
   }
 
@@ -271,6 +299,8 @@ export class ProxyServer {
         software: 'hypertuna-gateway',
         version: this.#o.version ?? '0',
         maxMessageLength: this.#o.limits.maxFrameBytes,
+        maxSubscriptions: this.#o.limits.maxSubscriptions,
+        messagesPerSecond: this.#o.limits.messagesPerSecond,
       })
       return send(res, 200, doc, {
         'content-type': 'application/nostr+json',

@@ -45,6 +45,7 @@ export class RegistrationCache extends EventEmitter {
   readonly #tokens = new Map<string, Entry<TokenState>>()
   readonly #inflight = new Map<string, Promise<Registration | null>>()
   #unsubscribe: (() => void) | null = null
+  #closed = false
 
   constructor(opts: RegistrationCacheOptions) {
     super()
@@ -56,9 +57,10 @@ export class RegistrationCache extends EventEmitter {
     this.#now = opts.now ?? Date.now
   }
 
+  /** Subscribes to the store's change feed; idempotent. */
   start(): void {
-    if (this.#unsubscribe === null)
-      this.#unsubscribe = this.#store.subscribe((c) => this.#onChange(c))
+    if (this.#closed || this.#unsubscribe !== null) return
+    this.#unsubscribe = this.#store.subscribe((c) => this.#onChange(c))
   }
 
   /** The registration for a relay key or gatewayPath alias; null when unknown or lapsed. */
@@ -92,7 +94,10 @@ export class RegistrationCache extends EventEmitter {
     }
   }
 
-  close(): void {
+  /** Leaves the change feed and forgets everything; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
     this.#unsubscribe?.()
     this.#unsubscribe = null
     this.#relays.clear()

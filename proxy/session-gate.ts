@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { Logger } from 'pino'
-import { verifyClientToken } from '../shared/auth/client-token.js'
+import { tokenPubkey, verifyClientToken, workerToken } from '../shared/auth/client-token.js'
 import { isTokenRevoked } from '../shared/store/gateway-store.js'
 import { clientAddress } from './client-address.js'
 import { CloseCode } from './close-codes.js'
@@ -9,7 +9,8 @@ import type { ProxyMetrics } from './proxy-metrics.js'
 import type { RegistrationCache } from './registration-cache.js'
 import { relayTarget } from './relay-target.js'
 import type { SessionIdentity } from './relay-session.js'
-import type { SessionRegistry } from './session-registry.js'
+import type { SenderLimits } from './sender-limits.js'
+import type { SessionSlot } from './session-slots.js'
 
 /** Why a connection is refused: a close code, its reason and an optional NOTICE. */
 export interface Refusal {
@@ -18,13 +19,18 @@ export interface Refusal {
   notice?: string
 }
 
-export type Admission = { ok: true; identity: SessionIdentity } | ({ ok: false } & Refusal)
+/**
+ * An admitted session holds `slot` under the sender limits until it ends: whoever takes the
+ * admission releases it, also when the socket is gone before the session starts.
+ */
+export type Admission =
+  { ok: true; identity: SessionIdentity; slot: SessionSlot } | ({ ok: false } & Refusal)
 
 /** Options of {@link SessionGate}. */
 export interface SessionGateOptions {
   secret: string
   cache: RegistrationCache
-  registry: SessionRegistry
+  limits: SenderLimits
   metrics: ProxyMetrics
   logger: Logger
   trustedProxies: ReadonlySet<string>
@@ -37,8 +43,8 @@ const refuse = (code: number, reason: string, notice?: string): Admission =>
 /**
  * Decides whether a WebSocket request may open a relay session: path, token
  * (signature, expiry, relay binding, revocation), registration, and the
- * per-token and per-IP session limits. Cheap checks run first so bad tokens
- * never reach the store.
+ * limits keyed on who is sending (token, client IP, and the person a token
+ * names). Cheap checks run first so bad tokens never reach the store.
  */
 export class SessionGate {
   readonly #o: SessionGateOptions
@@ -85,18 +91,30 @@ export class SessionGate {
     }
     const tokenId = createHash('sha256').update(target.token).digest('hex').slice(0, 24)
     const ip = clientAddress(req, this.#o.trustedProxies)
-    const limit = this.#o.registry.refuse(tokenId, ip)
-    if (limit !== null) {
+    const pubkey = tokenPubkey(verdict.payload)
+    const granted = await this.#o.limits.admit({ tokenId, ip, pubkey })
+    if (!granted.ok) {
+      const { limit } = granted
       metrics.limitHit(limit)
+      const what = limit === 'session_open_rate' ? 'new sessions' : 'sessions'
       return refuse(
         CloseCode.POLICY,
         limit.replaceAll('_', ' '),
-        `rate-limited: too many sessions (${limit})`,
+        `rate-limited: too many ${what} (${limit})`,
       )
     }
     return {
       ok: true,
-      identity: { registration, token: target.token, tokenId, tokenPayload: verdict.payload, ip },
+      slot: granted.slot,
+      identity: {
+        registration,
+        token: target.token,
+        workerToken: workerToken(target.token, verdict.payload),
+        tokenId,
+        tokenPayload: verdict.payload,
+        pubkey,
+        ip,
+      },
     }
   }
 }

@@ -15,6 +15,7 @@ import {
   REGISTRAR_CAPABILITIES,
 } from '../shared/registrar-api/registrar-capabilities.js'
 import { RegistrarErrorCode } from '../shared/registrar-api/registrar-error-code.js'
+import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
 import { registerAdminRoutes } from './admin-routes.js'
 import { createErrorHandler, notFoundHandler } from './error-handler.js'
@@ -203,6 +204,9 @@ export class RegistrarServer {
       // pino's Logger is what fastify expects; the cast only widens its type parameters.
       loggerInstance: this.#log as FastifyBaseLogger,
       bodyLimit: this.#options.bodyLimitBytes,
+      // fastify sets requestTimeout on the server itself (0 unless given), after `http`.
+      http: SERVER_TIMEOUTS,
+      requestTimeout: SERVER_TIMEOUTS.requestTimeout,
       trustProxy:
         this.#options.trustedProxies.length > 0 ? [...this.#options.trustedProxies] : false,
       routerOptions: { maxParamLength: MAX_PARAM_LENGTH },

@@ -9,6 +9,7 @@ import {
   REGISTRATION_TTL_HEADER,
   SignedHeader,
 } from '../shared/registrar-api/registrar-capabilities.js'
+import { ErrorCode, GatewayError } from '../shared/errors.js'
 import { RegistrarErrorCode } from '../shared/registrar-api/registrar-error-code.js'
 import {
   NONCE_PATTERN,
@@ -118,7 +119,12 @@ async function register(context: RouteContext, body: unknown, log: FastifyBaseLo
     registeredAt: now,
     expiresAt: now + context.registrationTtlSeconds * 1000,
   }
-  await context.store.putRegistration(registration, context.registrationTtlSeconds)
+  // The check above spares a nonce in the common case; this one settles a race atomically.
+  await context.store
+    .putRegistration(registration, context.registrationTtlSeconds, { exclusiveAlias: true })
+    .catch((err: unknown) => {
+      throw err instanceof GatewayError && err.code === ErrorCode.ALIAS_TAKEN ? pathTaken() : err
+    })
   log.info(
     {
       relayKey,
@@ -145,13 +151,15 @@ async function assertGatewayPathFree(context: RouteContext, relayKey: string, pa
     throw new HttpError(400, RegistrarErrorCode.INVALID_GATEWAY_PATH, problem)
   }
   const owner = await context.store.resolveRelay(path)
-  if (owner !== null && owner.relayKey !== relayKey) {
-    throw new HttpError(
-      409,
-      RegistrarErrorCode.GATEWAY_PATH_TAKEN,
-      'another relay already uses this gatewayPath',
-    )
-  }
+  if (owner !== null && owner.relayKey !== relayKey) throw pathTaken()
+}
+
+function pathTaken(): HttpError {
+  return new HttpError(
+    409,
+    RegistrarErrorCode.GATEWAY_PATH_TAKEN,
+    'another relay already uses this gatewayPath',
+  )
 }
 
 async function signedDelete(context: RouteContext, request: RelayRequest): Promise<void> {

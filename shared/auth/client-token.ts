@@ -8,6 +8,9 @@ export const CLIENT_TOKEN_SCOPE = 'relay-access'
 /** Longest token string {@link verifyClientToken} will look at, in characters. */
 export const MAX_CLIENT_TOKEN_LENGTH = 4096
 
+/** Longest `pubkey` a token may name, in characters. */
+export const MAX_TOKEN_PUBKEY_LENGTH = 256
+
 /** Lifetime {@link issueClientToken} gives a token when told neither `ttlMs` nor `expiresAt`. */
 export const DEFAULT_CLIENT_TOKEN_TTL_MS = 60 * 60 * 1000
 
@@ -23,6 +26,18 @@ export interface ClientTokenPayload {
   /** Milliseconds since the epoch. */
   issuedAt?: number
   scope: typeof CLIENT_TOKEN_SCOPE
+  /**
+   * The person the token was minted for (a Nostr pubkey, later Hypertuna versions). Absent
+   * or null: a share link, one token for a relay's whole audience.
+   */
+  pubkey?: string | null
+  /**
+   * The worker's own credential for that person (later Hypertuna versions): the gateway
+   * hands it to the worker as `x-auth-token` instead of the client token.
+   */
+  relayAuthToken?: string | null
+  /** Issuer's per-relay sequence number (later Hypertuna versions); carried, not interpreted. */
+  sequence?: number
   readonly [field: string]: unknown
 }
 
@@ -50,6 +65,10 @@ export interface IssueClientTokenOptions {
   issuedAt?: number
   /** Current time in ms, the default for `issuedAt`; defaults to `Date.now()`. */
   now?: number
+  /** The person the token is for: 64 lowercase hex characters (a Nostr pubkey). */
+  pubkey?: string
+  /** The worker's credential for that person, forwarded to the worker as `x-auth-token`. */
+  relayAuthToken?: string
   /** Further payload fields to sign, such as a per-relay `seq`; `undefined` ones are left out. */
   extra?: Readonly<Record<string, unknown>>
 }
@@ -63,6 +82,7 @@ export interface VerifyClientTokenOptions {
 }
 
 const RESERVED_FIELDS = new Set(['relayKey', 'expiresAt', 'issuedAt', 'scope'])
+const PUBKEY_HEX = /^[0-9a-f]{64}$/
 const BASE64URL = /^[A-Za-z0-9_-]+$/
 const SIGNATURE_HEX_LENGTH = 64
 const SIGNATURE_HEX = /^[0-9a-f]{64}$/
@@ -76,12 +96,16 @@ const BAD_SIGNATURE: TokenVerification = Object.freeze({ ok: false, reason: 'bad
  *
  * @throws GatewayError `SECRET_TOO_SHORT` for a short secret; `TOKEN_INVALID` for an empty
  * relay key, non-integer or negative times, an expiry not after `issuedAt`, an `extra`
- * field that would overwrite a standard one, or a token too long for verification.
+ * field that would overwrite a standard one, a `pubkey` that is not 64 lowercase hex characters,
+ * an empty `relayAuthToken`, or a token too long for verification.
  * @throws TypeError when `extra` holds something JSON cannot carry (a BigInt, a cycle).
  */
 export function issueClientToken(secret: string, options: IssueClientTokenOptions): string {
   assertSecret(secret)
   const { relayKey, ttlMs, extra = {} } = options
+  // Also accepted through `extra`, as before they had options of their own.
+  const pubkey = options.pubkey ?? extra.pubkey
+  const relayAuthToken = options.relayAuthToken ?? extra.relayAuthToken
   const issuedAt = options.issuedAt ?? options.now ?? Date.now()
   const expiresAt = options.expiresAt ?? issuedAt + (ttlMs ?? DEFAULT_CLIENT_TOKEN_TTL_MS)
 
@@ -94,9 +118,20 @@ export function issueClientToken(secret: string, options: IssueClientTokenOption
   if (expiresAt <= issuedAt) throw invalid('the token would expire before it was issued')
   const clash = Object.keys(extra).find((field) => RESERVED_FIELDS.has(field))
   if (clash !== undefined) throw invalid(`extra field "${clash}" would replace a standard field`)
+  if (pubkey !== undefined && (typeof pubkey !== 'string' || !PUBKEY_HEX.test(pubkey))) {
+    throw invalid('pubkey must be 64 lowercase hex characters')
+  }
+  if (
+    relayAuthToken !== undefined &&
+    (typeof relayAuthToken !== 'string' || relayAuthToken === '')
+  ) {
+    throw invalid('relayAuthToken must be a non-empty string')
+  }
 
   const signed = stableStringify({
     ...extra,
+    pubkey,
+    relayAuthToken,
     relayKey,
     expiresAt,
     scope: CLIENT_TOKEN_SCOPE,
@@ -117,7 +152,9 @@ export function issueClientToken(secret: string, options: IssueClientTokenOption
  * {@link MAX_CLIENT_TOKEN_LENGTH}; anything but exactly one `.`; a payload part that is not
  * canonical unpadded base64url; a signature that is not 64 lowercase hex characters; and,
  * once the signature has checked out, a payload that is not a JSON object, has a
- * `relayKey`/`expiresAt`/`issuedAt` of the wrong type, or lacks `scope: "relay-access"`.
+ * `relayKey`/`expiresAt`/`issuedAt`/`sequence` of the wrong type, a `pubkey` or
+ * `relayAuthToken` that is neither null nor a non-empty string (a pubkey of at most
+ * {@link MAX_TOKEN_PUBKEY_LENGTH}), or lacks `scope: "relay-access"`.
  * The scope is required because the shared secret also signs registrations and delete
  * requests, whose signed objects would otherwise pass as never-expiring tokens.
  *
@@ -174,12 +211,35 @@ function parsePayload(signed: Buffer): ClientTokenPayload | undefined {
     return undefined
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined
-  const { relayKey, expiresAt, issuedAt, scope } = parsed as Record<string, unknown>
+  const fields = parsed as Record<string, unknown>
+  const { relayKey, expiresAt, issuedAt, scope, sequence } = fields
   if (scope !== CLIENT_TOKEN_SCOPE) return undefined
   if (relayKey !== undefined && typeof relayKey !== 'string') return undefined
   if (expiresAt !== undefined && typeof expiresAt !== 'number') return undefined
   if (issuedAt !== undefined && typeof issuedAt !== 'number') return undefined
+  if (sequence !== undefined && typeof sequence !== 'number') return undefined
+  if (!isOptionalText(fields.pubkey, MAX_TOKEN_PUBKEY_LENGTH)) return undefined
+  if (!isOptionalText(fields.relayAuthToken, MAX_CLIENT_TOKEN_LENGTH)) return undefined
   return parsed as ClientTokenPayload
+}
+
+// Later Hypertuna versions write `null` for "none"; an empty string names nobody either.
+function isOptionalText(value: unknown, maxLength: number): boolean {
+  if (value === undefined || value === null) return true
+  return typeof value === 'string' && value.length > 0 && value.length <= maxLength
+}
+
+/** The person a verified token names, or null for a share link. */
+export function tokenPubkey(payload: ClientTokenPayload): string | null {
+  return typeof payload.pubkey === 'string' ? payload.pubkey : null
+}
+
+/**
+ * What the worker receives as `x-auth-token` for a session opened with `token`: the token's
+ * `relayAuthToken` when it carries one, else the client token itself (legacy behaviour).
+ */
+export function workerToken(token: string, payload: ClientTokenPayload): string {
+  return typeof payload.relayAuthToken === 'string' ? payload.relayAuthToken : token
 }
 
 function isTime(value: number): boolean {

@@ -38,7 +38,14 @@ export interface GatewayConfig {
     readonly maxBufferedBytes: number
     readonly maxSessionsPerToken: number
     readonly maxSessionsPerIp: number
+    readonly maxSessionsPerPubkey: number
+    readonly sessionOpensPerIpPerMinute: number
+    readonly pubkeyMessagesPerSecond: number
+    readonly sessionLeaseMs: number
+    readonly maxSubscriptions: number
     readonly messagesPerSecond: number
+    readonly messageBurst: number
+    readonly linkWaitMs: number
     readonly pollIntervalMs: number
     readonly pingIntervalMs: number
     readonly shutdownGraceMs: number

@@ -45,10 +45,11 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
   },
   trustedProxies: {
     doc:
-      'Comma-separated addresses whose X-Forwarded-For header is believed (Caddy in front). Client IPs ' +
-      'drive per-IP limits; anything else connecting directly is taken at its socket address.',
+      'Comma-separated addresses or CIDR ranges whose X-Forwarded-For header is believed (Caddy in ' +
+      'front; compose sets its fixed address). Client IPs drive per-IP limits. Empty (the default): ' +
+      'no header is believed and every client is taken at its socket address.',
     format: 'string-list',
-    default: ['127.0.0.1', '::1'],
+    default: [],
     env: 'GATEWAY_TRUSTED_PROXIES',
   },
   log: {
@@ -79,9 +80,9 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       env: 'GATEWAY_PROXY_MAX_FRAME_BYTES',
     },
     maxQueuedMessages: {
-      doc: 'Client messages one session may have waiting to be forwarded; past it the message is refused with a NOTICE.',
+      doc: 'Client messages one session may have waiting to be forwarded; past it the message is refused in kind (OK false / CLOSED "rate-limited: ...").',
       format: 'positive-int',
-      default: 64,
+      default: 256,
       env: 'GATEWAY_PROXY_MAX_QUEUED_MESSAGES',
     },
     maxBufferedBytes: {
@@ -91,22 +92,72 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       env: 'GATEWAY_PROXY_MAX_BUFFERED_BYTES',
     },
     maxSessionsPerToken: {
-      doc: 'Concurrent WebSocket sessions one client token may hold.',
+      doc:
+        "Concurrent WebSocket sessions one client token may hold, over every proxy sharing the Redis store. A relay's " +
+        'share link is one token for its whole audience, so this is a ceiling, not a per-person limit.',
       format: 'positive-int',
-      default: 16,
+      default: 1000,
       env: 'GATEWAY_PROXY_MAX_SESSIONS_PER_TOKEN',
     },
     maxSessionsPerIp: {
-      doc: 'Concurrent WebSocket sessions from one client IP address.',
+      doc:
+        'Concurrent WebSocket sessions from one client IP address (from X-Forwarded-For of a trusted proxy), over ' +
+        'every proxy sharing the Redis store. Many users may share one address behind carrier NAT.',
       format: 'positive-int',
-      default: 64,
+      default: 128,
       env: 'GATEWAY_PROXY_MAX_SESSIONS_PER_IP',
     },
+    maxSessionsPerPubkey: {
+      doc: 'Concurrent WebSocket sessions of one person: tokens naming the same pubkey, over every proxy sharing the Redis store.',
+      format: 'positive-int',
+      default: 64,
+      env: 'GATEWAY_PROXY_MAX_SESSIONS_PER_PUBKEY',
+    },
+    sessionOpensPerIpPerMinute: {
+      doc: 'New WebSocket sessions one client IP address may open per minute, over every proxy sharing the Redis store.',
+      format: 'positive-int',
+      default: 600,
+      env: 'GATEWAY_PROXY_SESSION_OPENS_PER_IP_PER_MINUTE',
+    },
+    pubkeyMessagesPerSecond: {
+      doc:
+        'Client messages per second one person (a token naming a pubkey) may send over all their sessions and every ' +
+        'proxy sharing the Redis store (sustained; bursts up to twice that).',
+      format: 'positive-int',
+      default: 100,
+      env: 'GATEWAY_PROXY_PUBKEY_MESSAGES_PER_SECOND',
+    },
+    sessionLeaseMs: {
+      doc:
+        'With Redis: how long a session slot counts without being renewed, in ms. The proxy renews its slots every ' +
+        'third of this; slots of a proxy that crashed are free again after it.',
+      format: 'positive-int',
+      default: 30000,
+      env: 'GATEWAY_PROXY_SESSION_LEASE_MS',
+    },
+    maxSubscriptions: {
+      doc: 'Open subscriptions (REQs) one session may hold; a REQ past it gets CLOSED "rate-limited: ..." (strfry: 200); announced as max_subscriptions in NIP-11.',
+      format: 'positive-int',
+      default: 200,
+      env: 'GATEWAY_PROXY_MAX_SUBSCRIPTIONS',
+    },
     messagesPerSecond: {
-      doc: 'Client messages per second one token may send (sustained; bursts up to twice that).',
+      doc: 'Client messages per second one session may send, sustained (bursts: GATEWAY_PROXY_MESSAGE_BURST).',
       format: 'positive-int',
       default: 50,
       env: 'GATEWAY_PROXY_MESSAGES_PER_SECOND',
+    },
+    messageBurst: {
+      doc: 'Client messages one session may send at once above the sustained rate (a client opening a few hundred subscriptions at start-up).',
+      format: 'positive-int',
+      default: 500,
+      env: 'GATEWAY_PROXY_MESSAGE_BURST',
+    },
+    linkWaitMs: {
+      doc: "How long a session's messages wait for a worker link (cold start, failover) before they are refused, in ms.",
+      format: 'positive-int',
+      default: 20000,
+      env: 'GATEWAY_PROXY_LINK_WAIT_MS',
     },
     pollIntervalMs: {
       doc: 'How often a session polls a worker that does not support push, in ms (legacy: 1000).',

@@ -1,5 +1,6 @@
 import pino from 'pino'
 import type { DestinationStream, LevelWithSilent, Logger, LoggerOptions } from 'pino'
+import { redactQuery, redactQueryObject } from './redact-query.js'
 
 export type { Logger } from 'pino'
 
@@ -104,7 +105,13 @@ function censorOneLevelDown(obj: Record<string, unknown>): Record<string, unknow
 function serializeReq(req: Parameters<typeof pino.stdSerializers.req>[0]) {
   const out = pino.stdSerializers.req(req)
   if (isPlainObject(out.headers)) out.headers = censorFields(out.headers, SECRET_HEADERS)
-  if (isPlainObject(out.query)) out.query = censorFields(out.query, SECRET_FIELDS)
+  if (typeof out.url === 'string') out.url = redactQuery(out.url)
+  // fastify's query object has its own prototype, so no plain-object test here: every parsed
+  // query is copied with its credential parameters censored (issue 9.5).
+  const query: unknown = out.query
+  if (typeof query === 'object' && query !== null) {
+    out.query = redactQueryObject(query) as typeof out.query
+  }
   return out
 }
 

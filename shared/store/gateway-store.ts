@@ -1,7 +1,14 @@
+import { ErrorCode, GatewayError } from '../errors.js'
 import type { Registration } from '../registrar-api/registration.js'
 
 // The registration document is the registrar API's (workers read it too); the store keeps it.
 export type { Registration, RelayMetadata } from '../registrar-api/registration.js'
+
+/** Options of {@link GatewayStore.putRegistration}. */
+export interface PutRegistrationOptions {
+  /** Refuse (ALIAS_TAKEN) rather than take a gatewayPath another live relay holds. */
+  exclusiveAlias?: boolean
+}
 
 /**
  * Per-relay token revocation state. Registrar-issued tokens carry `seq`; a token
@@ -65,8 +72,18 @@ export type ChangeListener = (change: StoreChange) => void
  * use after close rejects with `STORE_CLOSED`. No method half-applies a write.
  */
 export interface GatewayStore {
-  /** Stores (or replaces) a registration for `ttlSeconds`, with its gatewayPath alias, and announces it. */
-  putRegistration(registration: Registration, ttlSeconds: number): Promise<void>
+  /**
+   * Stores (or replaces) a registration for `ttlSeconds`, with its gatewayPath alias, and
+   * announces it. With `exclusiveAlias` the alias claim is atomic: when another live relay
+   * (whose registration still names that path) holds it, nothing is written and it rejects with
+   * GatewayError `ALIAS_TAKEN`; of concurrent claims exactly one wins. Without it the newest
+   * write takes the alias.
+   */
+  putRegistration(
+    registration: Registration,
+    ttlSeconds: number,
+    options?: PutRegistrationOptions,
+  ): Promise<void>
   /** By relay key; null when absent or expired. */
   getRegistration(relayKey: string): Promise<Registration | null>
   /** By relay key or by gatewayPath alias. */
@@ -113,4 +130,11 @@ export function isTokenRevoked(
   if (typeof payload.seq === 'number') return payload.seq < state.minSeq
   if (state.revokedAt === 0) return false
   return typeof payload.issuedAt !== 'number' || payload.issuedAt <= state.revokedAt
+}
+
+/** The refusal of {@link GatewayStore.putRegistration} for a gatewayPath another relay holds. */
+export function aliasTaken(path: string | null): GatewayError {
+  return new GatewayError(ErrorCode.ALIAS_TAKEN, 'another relay holds this gatewayPath', {
+    details: { gatewayPath: path },
+  })
 }

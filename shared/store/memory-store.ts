@@ -4,11 +4,13 @@ import type {
   ChangeListener,
   GatewayStore,
   ProxyReport,
+  PutRegistrationOptions,
   Registration,
   StoreChange,
   TokenState,
   UsageCounters,
 } from './gateway-store.js'
+import { aliasTaken } from './gateway-store.js'
 import {
   gatewayPathOf,
   nonceId,
@@ -59,7 +61,11 @@ export class MemoryStore implements GatewayStore {
     this.#timer.unref()
   }
 
-  async putRegistration(registration: Registration, ttlSeconds: number): Promise<void> {
+  async putRegistration(
+    registration: Registration,
+    ttlSeconds: number,
+    options: PutRegistrationOptions = {},
+  ): Promise<void> {
     this.#assertOpen()
     const stored = normalizeRegistration(registration)
     const expiresAt = this.#now() + ttlToMs(ttlSeconds)
@@ -67,6 +73,14 @@ export class MemoryStore implements GatewayStore {
     const previous = this.#liveRelay(relayKey)
     const oldPath = previous === null ? null : gatewayPathOf(previous)
     const newPath = gatewayPathOf(stored)
+    // Check and write with no await between them: of concurrent claims one wins, as in Redis.
+    if (newPath !== null && options.exclusiveAlias === true) {
+      const holder = this.#live(this.#aliases, newPath)
+      if (holder !== null && holder !== relayKey) {
+        const held = this.#liveRelay(holder)
+        if (held !== null && gatewayPathOf(held) === newPath) throw aliasTaken(newPath)
+      }
+    }
     if (oldPath !== null && oldPath !== newPath) this.#dropAliasIfOwned(oldPath, relayKey)
     this.#relays.set(relayKey, { value: stored, expiresAt })
     if (newPath !== null) this.#aliases.set(newPath, { value: relayKey, expiresAt })

@@ -30,16 +30,25 @@ end
 
 /**
  * Stores a registration and its alias with one expiry, drops the alias of the registration it
- * replaces (when the path changed and the alias is still ours) and announces the change.
+ * replaces (when the path changed and the alias is still ours) and announces the change. With
+ * a relayPrefix (exclusive claim) it returns 0 and writes nothing when another live relay holds
+ * the alias (its registration still claims that path); 1 otherwise. One script, so of
+ * concurrent exclusive claims of one path exactly one wins.
  *
  * KEYS: relay key, [new alias key]. ARGV: json, ttlMs, relayKey, aliasPrefix, newPath (or ''),
- * channel, message.
+ * channel, message, relayPrefix (or '': the newest write takes the alias).
  *
- * The old alias key is derived inside the script (from the stored JSON), so this script is for
- * standalone/Sentinel Redis, not Redis Cluster.
+ * The old alias key and the holder's registration key are derived inside the script, so this
+ * script is for standalone/Sentinel Redis, not Redis Cluster.
  */
 export const PUT_REGISTRATION = script(`${OLD_PATH}
 local json, ttl, relayKey, aliasPrefix, newPath = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if KEYS[2] and ARGV[8] ~= '' then
+  local holder = redis.call('GET', KEYS[2])
+  if holder and holder ~= relayKey and pathOf(redis.call('GET', ARGV[8] .. holder)) == newPath then
+    return 0
+  end
+end
 local oldPath = pathOf(redis.call('GET', KEYS[1]))
 if oldPath and oldPath ~= newPath then dropAliasIfOwned(aliasPrefix, oldPath, relayKey) end
 redis.call('SET', KEYS[1], json, 'PX', ttl)

@@ -6,11 +6,13 @@ import type {
   ChangeListener,
   GatewayStore,
   ProxyReport,
+  PutRegistrationOptions,
   Registration,
   StoreChange,
   TokenState,
   UsageCounters,
 } from './gateway-store.js'
+import { aliasTaken } from './gateway-store.js'
 import { RedisConnection, errorText, redisEndpoint } from './redis-connection.js'
 import {
   ADD_USAGE,
@@ -101,7 +103,19 @@ export class RedisStore implements GatewayStore {
     this.#feed.client.on('message', this.#onMessage)
   }
 
-  async putRegistration(registration: Registration, ttlSeconds: number): Promise<void> {
+  /**
+   * The command connection (fail-fast, no offline queue) and the key prefix, for limiters that
+   * share this store's Redis; they must stop using it before the store closes.
+   */
+  get shared(): { client: Redis; prefix: string } {
+    return { client: this.#command.client, prefix: this.#prefix }
+  }
+
+  async putRegistration(
+    registration: Registration,
+    ttlSeconds: number,
+    options: PutRegistrationOptions = {},
+  ): Promise<void> {
     const stored = normalizeRegistration(registration)
     const ttlMs = ttlToMs(ttlSeconds)
     const { relayKey } = stored
@@ -110,9 +124,16 @@ export class RedisStore implements GatewayStore {
     if (path !== null) keys.push(this.#key('alias', path))
     const message = encodeChange({ type: 'registration', relayKey })
     const args = [JSON.stringify(stored), ttlMs, relayKey, this.#key('alias', ''), path ?? '']
-    await this.#run('putRegistration', (c) =>
-      runScript(c, PUT_REGISTRATION, keys, [...args, this.#channel, message]),
+    const written = await this.#run('putRegistration', (c) =>
+      runScript(c, PUT_REGISTRATION, keys, [
+        ...args,
+        this.#channel,
+        message,
+        // The holder's registration key prefix; empty: the newest write takes the alias.
+        options.exclusiveAlias === true ? this.#key('relay', '') : '',
+      ]),
     )
+    if (written === 0) throw aliasTaken(path)
   }
 
   async getRegistration(relayKey: string): Promise<Registration | null> {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { pino } from 'pino'
 import { ExampleRelay } from '../../shared/worker/example-relay.js'
 import { RelayHost } from '../../shared/worker/relay-host.js'
-import { startProxyStack } from '../helpers/proxy-stack.js'
+import { startProxyStack, TEST_LIMITS } from '../helpers/proxy-stack.js'
 import type { ProxyStack } from '../helpers/proxy-stack.js'
 import { startTestnet } from '../helpers/testnet.js'
 import type { LocalTestnet } from '../helpers/testnet.js'
@@ -47,7 +47,13 @@ describe('proxy HTTP: health, relay information and worker files', function () {
                   }
                 : null,
             ...(relayKey === infoRelay
-              ? { info: () => ({ name: 'From the worker', supported_nips: [1, 11, 42] }) }
+              ? {
+                  info: () => ({
+                    name: 'From the worker',
+                    supported_nips: [1, 11, 42],
+                    limitation: { max_message_length: 1000, max_subscriptions: 500, max_limit: 50 },
+                  }),
+                }
               : {}),
           },
         ],
@@ -86,12 +92,32 @@ describe('proxy HTTP: health, relay information and worker files', function () {
     expect(res.status).to.equal(200)
     expect(res.headers.get('content-type')).to.equal('application/nostr+json')
     expect(res.headers.get('access-control-allow-origin')).to.equal('*')
-    expect(await res.json()).to.deep.include({ name: 'Plain <relay>', description: 'A & B' })
+    const doc = (await res.json()) as Record<string, unknown>
+    expect(doc).to.deep.include({ name: 'Plain <relay>', description: 'A & B' })
+    expect(doc.limitation).to.deep.equal({
+      max_message_length: TEST_LIMITS.maxFrameBytes,
+      max_subscriptions: TEST_LIMITS.maxSubscriptions,
+      max_subid_length: 64,
+      auth_required: true,
+      messages_per_second: TEST_LIMITS.messagesPerSecond,
+    })
   })
 
   it("serves the worker's own NIP-11 document when it has the relay-info capability", async () => {
     const res = await http(`/${infoRelay}`, { headers: { accept: 'application/nostr+json' } })
-    expect(await res.json()).to.deep.equal({ name: 'From the worker', supported_nips: [1, 11, 42] })
+    // Merged with the gateway's limits: the stricter of two numbers holds.
+    expect(await res.json()).to.deep.equal({
+      name: 'From the worker',
+      supported_nips: [1, 11, 42],
+      limitation: {
+        max_message_length: 1000,
+        max_subscriptions: TEST_LIMITS.maxSubscriptions,
+        max_limit: 50,
+        max_subid_length: 64,
+        auth_required: true,
+        messages_per_second: TEST_LIMITS.messagesPerSecond,
+      },
+    })
   })
 
   it('shows browsers an escaped page that never repeats a token', async () => {

@@ -5,13 +5,16 @@ import {
   DEFAULT_CLIENT_TOKEN_TTL_MS,
   MAX_CLIENT_TOKEN_LENGTH,
   issueClientToken,
+  tokenPubkey,
   verifyClientToken,
+  workerToken,
 } from '../../shared/auth/client-token.js'
 import type { TokenVerification } from '../../shared/auth/client-token.js'
 import { hmacHex } from '../../shared/auth/hmac.js'
 import { signLegacyDelete, signRegistration } from '../../shared/auth/registration-signature.js'
 import { stableStringify } from '../../shared/auth/stable-stringify.js'
 import { ErrorCode, GatewayError } from '../../shared/errors.js'
+import { thrown } from '../helpers/thrown.js'
 
 interface TokenVector {
   payload: { relayKey: string; expiresAt: number; scope: string; issuedAt: number }
@@ -352,6 +355,81 @@ describe('auth: client tokens', () => {
         const result = verifyClientToken(SECRET, mutated, { relayKey: RELAY, now: ISSUED })
         expect(reasonOf(result), `position ${i}`).to.be.oneOf(['malformed', 'bad-signature'])
       }
+    })
+  })
+
+  describe('per-user tokens (later Hypertuna versions)', () => {
+    const PUBKEY = 'ab'.repeat(32)
+
+    it('verifies a token shaped as later Hypertuna versions mint it, nulls included', () => {
+      const minted = {
+        relayKey: RELAY,
+        relayAuthToken: 'worker-credential',
+        pubkey: PUBKEY,
+        scope: 'relay-access',
+        expiresAt: EXPIRES,
+        sequence: 7,
+        issuedAt: ISSUED,
+      }
+      const t = rawToken(stableStringify(minted))
+      const result = verifyClientToken(SECRET, t, { relayKey: RELAY, now: ISSUED })
+      expect(result.ok).to.equal(true)
+      if (!result.ok) return
+      expect(result.payload).to.deep.equal(minted)
+      expect(tokenPubkey(result.payload)).to.equal(PUBKEY)
+      expect(workerToken(t, result.payload)).to.equal('worker-credential')
+
+      const anonymous = rawToken(stableStringify({ ...minted, pubkey: null, relayAuthToken: null }))
+      const plain = verifyClientToken(SECRET, anonymous, { now: ISSUED })
+      expect(plain.ok).to.equal(true)
+      if (!plain.ok) return
+      expect(tokenPubkey(plain.payload)).to.equal(null)
+      expect(workerToken(anonymous, plain.payload)).to.equal(anonymous)
+    })
+
+    it('gives the worker the client token itself when the token carries no relayAuthToken', () => {
+      const result = verifyClientToken(SECRET, VECTOR.token, { now: BEFORE_EXPIRY })
+      expect(result.ok).to.equal(true)
+      if (result.ok) expect(workerToken(VECTOR.token, result.payload)).to.equal(VECTOR.token)
+    })
+
+    it('refuses wrongly typed person fields as malformed', () => {
+      const base = { relayKey: RELAY, scope: 'relay-access', issuedAt: ISSUED }
+      for (const bad of [
+        { pubkey: 42 },
+        { pubkey: '' },
+        { pubkey: 'x'.repeat(257) },
+        { relayAuthToken: {} },
+        { relayAuthToken: '' },
+        { sequence: '7' },
+      ]) {
+        const result = verifyClientToken(SECRET, rawToken(stableStringify({ ...base, ...bad })))
+        expect(reasonOf(result), JSON.stringify(bad)).to.equal('malformed')
+      }
+    })
+
+    it('mints per-user tokens, and refuses a pubkey that is not 64 lowercase hex', () => {
+      const t = issueClientToken(SECRET, {
+        relayKey: RELAY,
+        now: ISSUED,
+        pubkey: PUBKEY,
+        relayAuthToken: 'worker-credential',
+      })
+      const result = verifyClientToken(SECRET, t, { now: ISSUED })
+      expect(result.ok && result.payload).to.deep.include({
+        pubkey: PUBKEY,
+        relayAuthToken: 'worker-credential',
+      })
+      for (const pubkey of ['AB'.repeat(32), 'ab', 'npub1xyz']) {
+        const err = thrown(() => issueClientToken(SECRET, { relayKey: RELAY, pubkey }))
+        expect(err).to.be.instanceOf(GatewayError).with.property('code', ErrorCode.TOKEN_INVALID)
+      }
+      const empty = thrown(() => issueClientToken(SECRET, { relayKey: RELAY, relayAuthToken: '' }))
+      expect(empty).to.be.instanceOf(GatewayError).with.property('code', ErrorCode.TOKEN_INVALID)
+      const viaExtra = thrown(() =>
+        issueClientToken(SECRET, { relayKey: RELAY, extra: { pubkey: 'npub1xyz' } }),
+      )
+      expect(viaExtra).to.be.instanceOf(GatewayError).with.property('code', ErrorCode.TOKEN_INVALID)
     })
   })
 })

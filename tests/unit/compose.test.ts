@@ -395,6 +395,12 @@ describe('compose.yaml', () => {
       expect(containerEnv(name).GATEWAY_TRUSTED_PROXIES, name).to.equal(caddyIp)
       expect(service(name).networks, name).to.deep.equal(['gateway'])
     }
+    // Outside compose nothing is trusted, so compose's value is the only way in.
+    expect(loadConfig({ env: {} }).trustedProxies).to.deep.equal([])
+    for (const name of ['proxy', 'registrar']) {
+      const env = { ...containerEnv(name), GATEWAY_REGISTRATION_SECRET: 'a'.repeat(64) }
+      expect(loadConfig({ env }).trustedProxies, name).to.deep.equal([caddyIp])
+    }
   })
 
   it('publishes ports for Caddy only (Grafana on loopback)', () => {
