@@ -11,6 +11,7 @@ import type { DeliveryMode, LimitName } from './proxy-metrics.js'
 import { refusal } from './refusal.js'
 import type { RefusalPrefix } from './refusal.js'
 import type { SessionContext, SessionIdentity } from './session-context.js'
+import { corked } from './corked-socket.js'
 import { SessionPoller } from './session-poller.js'
 import { SubscriptionBook } from './subscription-book.js'
 import { findLink } from './find-link.js'
@@ -80,6 +81,7 @@ export class RelaySession {
         },
       },
       ctx.logger,
+      ctx.tuning,
     )
   }
 
@@ -276,8 +278,8 @@ export class RelaySession {
   }
 
   async #sendBatch(link: WorkerLink): Promise<void> {
-    const batch = this.#queue.takeBatch(link.pipelineDepth, this.#subs)
-    const results = await Promise.allSettled(batch.map((q) => link.post(q.text)))
+    const batch = this.#queue.takeBatch(link.pipeline, this.#subs)
+    const results = await Promise.allSettled(link.postAll(batch.map((q) => q.text)))
     for (const result of results) {
       if (this.#state === 'closed') return
       if (result.status === 'fulfilled') {
@@ -363,13 +365,16 @@ export class RelaySession {
   #sendLines(body: Body): void {
     const text = bodyText(body)
     if (text.length === 0) return
-    let from = 0
-    while (from < text.length && this.#state !== 'closed') {
-      let to = text.indexOf('\n', from)
-      if (to === -1) to = text.length
-      if (to > from) this.#send(text.slice(from, to), 'response')
-      from = to + 1
-    }
+    // One write for the whole answer, not one per line (corked-socket.ts).
+    corked(this.#ws, () => {
+      let from = 0
+      while (from < text.length && this.#state !== 'closed') {
+        let to = text.indexOf('\n', from)
+        if (to === -1) to = text.length
+        if (to > from) this.#send(text.slice(from, to), 'response')
+        from = to + 1
+      }
+    })
   }
 
   #send(line: string, mode: DeliveryMode): void {
