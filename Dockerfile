@@ -6,7 +6,7 @@
 #
 # Debian (glibc), not Alpine: Hyperswarm's native modules (udx-native, sodium-native) ship
 # prebuilt binaries for glibc only.
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 # --- build: every dependency, compile TypeScript to dist/ -----------------------------------
 FROM ${NODE_IMAGE} AS build

@@ -2,8 +2,9 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { GatewayConfig } from '../shared/config/gateway-config.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
-import { createSwarm, swarmOptions } from '../shared/swarm/create-swarm.js'
+import { swarmOptions } from '../shared/swarm/create-swarm.js'
 import { PeerPool } from '../shared/swarm/peer-pool.js'
+import { ReachableNode } from '../shared/swarm/reachability-node.js'
 import { peerPoolOptions, proxyServerOptions } from './proxy-options.js'
 import { ProxyReporter } from './proxy-reporter.js'
 import { ProxyServer } from './proxy-server.js'
@@ -12,6 +13,7 @@ import { ProxyServer } from './proxy-server.js'
 export interface BuiltProxy {
   proxy: ProxyServer
   pool: PeerPool
+  node: ReachableNode
   start(): Promise<{ url: string; gatewayKey: string }>
   /** Closes proxy, pool and swarm, in that order (not the borrowed store). */
   close(): Promise<void>
@@ -22,19 +24,35 @@ export function buildProxy(
   config: GatewayConfig,
   deps: { store: GatewayStore; logger: Logger; registry: Registry },
 ): BuiltProxy {
-  const swarm = createSwarm(swarmOptions(config.hyperswarm))
+  const hs = config.hyperswarm
+  const node = new ReachableNode({
+    swarm: swarmOptions(hs),
+    relaySeed: hs.seed,
+    relayServer: hs.relayServer,
+    relays: hs.relays,
+    logger: deps.logger.child({ component: 'swarm' }),
+    registry: deps.registry,
+  })
+  const swarm = node.swarm
   const pool = new PeerPool({
     swarm,
     logger: deps.logger.child({ component: 'pool' }),
     registry: deps.registry,
     ...peerPoolOptions(config),
   })
-  const proxy = new ProxyServer({ ...proxyServerOptions(config), ...deps, pool })
+  const proxy = new ProxyServer({
+    ...proxyServerOptions(config),
+    ...deps,
+    pool,
+    readyDetails: () => node.details(),
+  })
   const reporter = new ProxyReporter({ pool, sessions: proxy.sessions, ...deps })
   return {
     proxy,
     pool,
+    node,
     async start() {
+      await node.start()
       await pool.start()
       const address = await proxy.listen()
       reporter.start()
@@ -44,7 +62,7 @@ export function buildProxy(
       reporter.close()
       await proxy.close()
       await pool.close()
-      await swarm.destroy()
+      await node.close()
     },
   }
 }

@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client'
 import { WebSocketServer } from 'ws'
 import type { WebSocket } from 'ws'
 import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
+import { notReadyBody, readyBody } from '../shared/health/ready-body.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
 import { RedisStore } from '../shared/store/redis-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
@@ -14,7 +15,8 @@ import { CloseCode } from './close-codes.js'
 import { HttpForwarder, send } from './http-forwarder.js'
 import { ProxyMetrics } from './proxy-metrics.js'
 import { RegistrationCache } from './registration-cache.js'
-import { relayInfo, relayPage } from './relay-info.js'
+import { relayInfo } from './relay-info.js'
+import { relayPage } from './relay-page.js'
 import { RelaySession } from './relay-session.js'
 import type { SessionContext } from './session-context.js'
 import { relayTarget } from './relay-target.js'
@@ -25,6 +27,7 @@ import type { Admission } from './session-gate.js'
 import { SessionRegistry } from './session-registry.js'
 import { sessionTuning } from './session-tuning.js'
 import type { SessionTuningConfig } from './session-tuning.js'
+import { GatewayHealthView, statusPage } from './status-page.js'
 
 /** Client-facing limits, each with a clear NOTICE or close code and a metric. */
 export interface ProxyLimits extends SenderLimitsConfig, SessionTuningConfig {
@@ -58,6 +61,8 @@ export interface ProxyServerOptions {
   logger: Logger
   registry: Registry
   version?: string
+  /** Extra fields for the /ready body (the swarm node's reachability). */
+  readyDetails?: () => Record<string, unknown>
 }
 
 /**
@@ -78,6 +83,7 @@ export class ProxyServer {
   readonly #forwarder: HttpForwarder
   readonly #ctx: SessionContext
   #starting: Promise<AddressInfo> | null = null
+  readonly #health: GatewayHealthView
   #closing: Promise<void> | null = null
 
   constructor(opts: ProxyServerOptions) {
@@ -108,6 +114,7 @@ export class ProxyServer {
       logger,
       trustedProxies: new Set(opts.trustedProxies),
     })
+    this.#health = new GatewayHealthView(store, pool)
     this.#forwarder = new HttpForwarder({ pool, cache: this.#cache, metrics: this.metrics, logger })
     this.#ctx = {
       pool,
@@ -253,6 +260,7 @@ export class ProxyServer {
     try {
       if (pathname === '/health') return send(res, 200, { status: 'ok' })
       if (pathname === '/ready') return await this.#ready(res)
+      if (pathname === '/') return await this.#statusPage(req, res)
       if (pathname === '/metrics') {
         const text = await this.#o.registry.metrics()
         res.writeHead(200, { 'content-type': this.#o.registry.contentType })
@@ -278,14 +286,14 @@ export class ProxyServer {
   // taking every proxy out of Caddy's rotation for it would turn a degraded
   // store into a full outage. The body still says how the store is doing.
   async #ready(res: ServerResponse): Promise<void> {
-    if (this.#closing !== null || !this.#o.pool.started) {
-      return send(res, 503, { status: 'not ready', code: 'not_ready' })
-    }
     const store = await this.#o.store.ping().then(
-      () => 'ok',
-      () => 'unreachable',
+      () => 'ok' as const,
+      () => 'unreachable' as const,
     )
-    send(res, 200, { status: 'ready', store })
+    if (this.#closing !== null || !this.#o.pool.started) {
+      return send(res, 503, notReadyBody(store, 'starting or shutting down'))
+    }
+    send(res, 200, { ...readyBody(store), ...this.#o.readyDetails?.() })
   }
 
   async #relayDocument(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -297,21 +305,31 @@ export class ProxyServer {
     }
     if (registration === null) return send(res, 404, { error: 'not found', code: 'not_found' })
     const accept = req.headers.accept ?? ''
+    const doc = await relayInfo(registration, this.#o.pool, {
+      software: 'hypertuna-gateway',
+      version: this.#o.version ?? '0',
+      maxMessageLength: this.#o.limits.maxFrameBytes,
+      maxSubscriptions: this.#o.limits.maxSubscriptions,
+      messagesPerSecond: this.#o.limits.messagesPerSecond,
+    })
     if (accept.includes('application/nostr+json')) {
-      const doc = await relayInfo(registration, this.#o.pool, {
-        software: 'hypertuna-gateway',
-        version: this.#o.version ?? '0',
-        maxMessageLength: this.#o.limits.maxFrameBytes,
-        maxSubscriptions: this.#o.limits.maxSubscriptions,
-        messagesPerSecond: this.#o.limits.messagesPerSecond,
-      })
       return send(res, 200, doc, {
         'content-type': 'application/nostr+json',
         'access-control-allow-origin': '*',
       })
     }
     const path = (req.url ?? '/').split('?')[0] as string
-    const html = relayPage(registration, this.#wsUrl(req, path))
+    const reachable = registration.peers.some((p) => this.#o.pool.snapshot(p).state === 'ready')
+    const html = relayPage({ registration, wsUrl: this.#wsUrl(req, path), reachable, info: doc })
+    this.#html(req, res, html)
+  }
+
+  async #statusPage(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const health = await this.#health.health(this.#closing !== null)
+    this.#html(req, res, statusPage(health))
+  }
+
+  #html(req: IncomingMessage, res: ServerResponse, html: string): void {
     res.writeHead(200, {
       'content-type': 'text/html; charset=utf-8',
       'content-length': String(Buffer.byteLength(html)),

@@ -7,6 +7,7 @@ import { adminTokenCheck } from './admin-auth.js'
 import { gatewayStatus, pageOf, peerViews, relaySessions, relaySummary } from './admin-views.js'
 import type { RelayDetail } from './admin-views.js'
 import { HttpError, relayNotFound } from './http-error.js'
+import { publicUrlOf } from './relay-routes.js'
 import { parseWith, requireSecret } from './route-context.js'
 import type { RouteContext } from './route-context.js'
 
@@ -117,7 +118,8 @@ export function registerAdminRoutes(
         const issuedAt = context.now()
         const expiresAt = issuedAt + ttlSeconds * 1000
         const token = issueClientToken(secret, { relayKey, issuedAt, expiresAt, extra: { seq } })
-        return { status: 'ok', relayKey, token, issuedAt, expiresAt, seq }
+        const publicUrl = publicUrlOf(context, request)
+        return { status: 'ok', relayKey, token, issuedAt, expiresAt, seq, publicUrl }
       })
 
       admin.post('/relays/:relayKey/tokens/revoke', async (request: RelayRequest) => {

@@ -4,6 +4,7 @@ import {
   CAPABILITIES_PATH,
   REGISTRAR_CAPABILITIES,
 } from '../shared/registrar-api/registrar-capabilities.js'
+import { notReadyBody, readyBody } from '../shared/health/ready-body.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
 import { storeUnavailable } from './http-error.js'
 
@@ -27,9 +28,12 @@ export function registerOpsRoutes(app: FastifyInstance, options: OpsRoutesOption
 
   app.get('/health', UNLIMITED, async () => ({ status: 'ok' }))
 
-  app.get('/ready', UNLIMITED, async () => {
-    if (!(await pingWithin(store, readyTimeoutMs))) throw storeUnavailable(retryAfterSeconds)
-    return { status: 'ok' }
+  // The registrar cannot do anything useful without the store: not ready while it is away.
+  app.get('/ready', UNLIMITED, async (_request, reply) => {
+    if (await pingWithin(store, readyTimeoutMs)) return readyBody('ok')
+    const refusal = storeUnavailable(retryAfterSeconds)
+    reply.code(refusal.status).headers(refusal.headers)
+    return notReadyBody('unreachable', refusal.message, refusal.wireCode)
   })
 
   app.get('/metrics', UNLIMITED, async (_request, reply) => {

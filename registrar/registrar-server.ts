@@ -19,6 +19,8 @@ import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
 import { registerAdminRoutes } from './admin-routes.js'
 import { createErrorHandler, notFoundHandler } from './error-handler.js'
+import { gatewayDocument, registerGatewayRoutes } from './gateway-routes.js'
+import type { GatewayDocument } from '../shared/worker/gateway-document.js'
 import { registerOpsRoutes } from './ops-routes.js'
 import { createRateLimitHook } from './rate-limit-hook.js'
 import type { RequestRateLimiter } from './rate-limit-hook.js'
@@ -54,6 +56,8 @@ export interface RegistrarServerOptions {
   adminToken?: string
   /** The gateway's public URL, reported to workers; empty: from each request's Host. */
   publicUrl?: string
+  /** Published at GET /api/gateway and in registration answers (kit workers dial out). */
+  gateway?: GatewayDocument
 }
 
 /** What a {@link RegistrarServer} is given rather than creates; the caller closes them. */
@@ -89,6 +93,7 @@ export function registrarServerOptions(config: GatewayConfig): RegistrarServerOp
     trustedProxies: config.trustedProxies,
     adminToken: config.admin.token,
     publicUrl: config.publicUrl,
+    gateway: gatewayDocument(config),
   }
 }
 
@@ -136,6 +141,7 @@ export class RegistrarServer {
         maxSkewSeconds: options.maxSkewSeconds,
       }),
       now,
+      gateway: options.gateway ?? { version: 1, gatewayKeys: [], relays: [] },
     }
     this.#app = this.#build(context, { store, registry, rateLimiter, retryAfterSeconds })
   }
@@ -249,6 +255,7 @@ export class RegistrarServer {
       readyTimeoutMs: this.#options.readyTimeoutMs ?? 2000,
     })
     registerRelayRoutes(app, context)
+    registerGatewayRoutes(app, context.gateway)
     registerTokenRoutes(app, context)
     const adminToken = this.#options.adminToken ?? ''
     if (adminToken !== '') registerAdminRoutes(app, context, adminToken)

@@ -53,7 +53,8 @@ export function registerRelayRoutes(app: FastifyInstance, context: RouteContext)
     reply.header(REGISTRATION_TTL_HEADER, String(context.registrationTtlSeconds))
     // Where clients reach the gateway, so a worker can print its share URL.
     reply.header(PUBLIC_URL_HEADER, publicUrlOf(context, request))
-    return OK
+    // Kit workers dial out to these keys; legacy workers ignore the extra field.
+    return context.gateway.gatewayKeys.length > 0 ? { ...OK, gateway: context.gateway } : OK
   })
 
   app.get('/api/relays/:relayKey', async (request: RelayRequest) => {
@@ -208,8 +209,11 @@ async function legacyDelete(
   request.log.info({ relayKey, form: 'legacy', removed, decision: 'accepted' }, 'relay removed')
 }
 
-// Behind Caddy, protocol and host come from X-Forwarded-* (believed from trusted proxies only).
-function publicUrlOf(context: RouteContext, request: FastifyRequest): string {
+/**
+ * The gateway's public base URL: configured, else (behind Caddy) protocol and host from
+ * X-Forwarded-*, believed from trusted proxies only.
+ */
+export function publicUrlOf(context: RouteContext, request: FastifyRequest): string {
   if (context.publicUrl !== '') return context.publicUrl.replace(/\/+$/, '')
   return `${request.protocol}://${request.host}`
 }

@@ -1,6 +1,7 @@
 import { isUsableSecret } from '../shared/auth/hmac.js'
 import { RegistrarErrorCode } from '../shared/registrar-api/registrar-error-code.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
+import type { GatewayDocument } from '../shared/worker/gateway-document.js'
 import type { z } from 'zod'
 import { HttpError } from './http-error.js'
 import type { RegistrarMetrics } from './registrar-metrics.js'
@@ -20,11 +21,13 @@ export interface RouteContext {
   metrics: RegistrarMetrics
   guard: ReplayGuard
   now: () => number
+  /** The gateway document (GET /api/gateway), also sent in registration answers. */
+  gateway: GatewayDocument
 }
 
 const MAX_MESSAGE = 200
 
-/** The secret, or 503 `not_configured` (PROTOCOL.md section 4) when there is none. */
+/** The secret, or 503 `not_configured` (docs/protocol.md section 4) when there is none. */
 export function requireSecret(context: RouteContext): string {
   if (isUsableSecret(context.secret)) return context.secret
   throw new HttpError(

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { NONCE_PATTERN, SignedAction } from '../shared/registrar-api/signed-request.js'
 
-// PROTOCOL.md section 3: a relay key is 64 hex characters or `<npub>:<name>`. Workers derive
+// docs/protocol.md section 3: a relay key is 64 hex characters or `<npub>:<name>`. Workers derive
 // the hex form from key bytes (always lowercase); upper case would make a second, distinct key.
 const HEX_RELAY_KEY = /^[0-9a-f]{64}$/
 const NPUB_RELAY_KEY = /^npub1[0-9a-z]{1,120}:[A-Za-z0-9._~-]{1,128}$/
@@ -76,7 +76,7 @@ const metadataSchema = z.looseObject({
 })
 
 /**
- * A registration `R` of `POST /api/relays` (PROTOCOL.md section 4). Loose: legacy workers may
+ * A registration `R` of `POST /api/relays` (docs/protocol.md section 4). Loose: legacy workers may
  * send fields of their own, which the signature covers; they are verified, then not stored.
  */
 export const registrationSchema = z.looseObject({

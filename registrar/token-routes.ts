@@ -26,7 +26,7 @@ export interface IssuedToken {
 
 /**
  * Registers the worker-signed token lifecycle under `/api/relays/:relayKey/tokens`: issue,
- * refresh and revoke. Tokens are legacy-format client tokens (PROTOCOL.md section 5) with an
+ * refresh and revoke. Tokens are legacy-format client tokens (docs/protocol.md section 5) with an
  * extra `seq`, so the proxy verifies them like worker-minted ones and revocation can cut off
  * every token issued before it.
  */

@@ -34,7 +34,10 @@ function workerSettings(env: NodeJS.ProcessEnv) {
 async function main(): Promise<void> {
   let config
   try {
-    config = loadConfig({ env: process.env })
+    config = loadConfig({
+      env: process.env,
+      warn: (message) => process.stderr.write(`worker: warning: ${message}\n`),
+    })
   } catch (err) {
     fail((err as Error).message)
   }

@@ -82,6 +82,7 @@ declare module 'hyperdht' {
     opened: Promise<boolean>
     rawStream: { remoteHost?: string; remotePort?: number }
     userData: unknown
+    destroyed: boolean
     setKeepAlive(ms: number): void
   }
   export interface DhtServer extends EventEmitter {
@@ -97,6 +98,7 @@ declare module 'hyperdht' {
     seed?: Buffer
     ephemeral?: boolean
     firewalled?: boolean
+    anyPort?: boolean
     connectionKeepAlive?: number | false
   }
   export default class HyperDHT extends EventEmitter {
@@ -107,7 +109,16 @@ declare module 'hyperdht' {
     ready(): Promise<void>
     fullyBootstrapped(): Promise<void>
     address(): { host: string; port: number }
-    connect(publicKey: Buffer, opts?: { keyPair?: KeyPair }): NoiseSecretStream
+    /** Public address as other nodes observe it (null host / 0 port: not known or random). */
+    readonly host: string | null
+    readonly port: number
+    readonly randomized: boolean
+    firewalled: boolean
+    createRawStream(opts?: unknown): unknown
+    connect(
+      publicKey: Buffer,
+      opts?: { keyPair?: KeyPair; relayThrough?: Buffer | Buffer[] },
+    ): NoiseSecretStream
     createServer(opts?: unknown, onconnection?: (socket: NoiseSecretStream) => void): DhtServer
     destroy(opts?: { force?: boolean }): Promise<void>
   }
@@ -149,6 +160,7 @@ declare module 'hyperswarm' {
     keyPair?: KeyPair
     seed?: Buffer
     maxPeers?: number
+    relayThrough?: Buffer | Buffer[] | null
     firewall?: (remotePublicKey: Buffer, payload: unknown) => boolean
   }
   export default class Hyperswarm extends EventEmitter {

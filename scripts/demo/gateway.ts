@@ -3,12 +3,8 @@ import { loadConfig } from '../../shared/config/load-config.js'
 import { createMetricsRegistry } from '../../shared/metrics/create-metrics-registry.js'
 import { createStore } from '../../shared/store/create-store.js'
 import type { BootstrapNode } from '../../shared/swarm/create-swarm.js'
-import { createSwarm, swarmOptions } from '../../shared/swarm/create-swarm.js'
-import { PeerPool } from '../../shared/swarm/peer-pool.js'
-import { peerPoolOptions, proxyServerOptions } from '../../proxy/proxy-options.js'
-import { ProxyServer } from '../../proxy/proxy-server.js'
-import { createRateLimiter } from '../../registrar/create-rate-limiter.js'
-import { RegistrarServer, registrarServerOptions } from '../../registrar/registrar-server.js'
+import { buildProxy } from '../../proxy/build-proxy.js'
+import { buildRegistrar } from '../../registrar/build-registrar.js'
 import { LOOPBACK } from './loopback-testnet.js'
 
 /** Options of {@link startGateway}. */
@@ -28,7 +24,8 @@ export interface DemoGateway {
 }
 
 /**
- * What `npm start` runs (scripts/start.ts), with settings that keep it on loopback. The
+ * What `npm start` runs (scripts/start.ts, through the same buildRegistrar/buildProxy), with
+ * settings that keep it on loopback. The
  * configuration goes through loadConfig, so every other setting has its documented default; the
  * caller's GATEWAY_* variables are deliberately not read (a bootstrap there would reach the
  * public DHT).
@@ -49,47 +46,29 @@ export async function startGateway(options: DemoGatewayOptions): Promise<DemoGat
   const registry = createMetricsRegistry()
   const { redisUrl, redisPrefix } = config.registration
   const store = createStore({ redisUrl, redisPrefix, logger })
-  const rateLimit = createRateLimiter({
-    pointsPerMinute: config.registrar.rateLimitPerMinute,
-    redisUrl,
-    redisPrefix,
-    logger,
-  })
-  const registrar = new RegistrarServer(registrarServerOptions(config), {
+  const registrar = buildRegistrar(config, {
+    store,
     logger: logger.child({ component: 'registrar' }),
     registry,
-    store,
-    rateLimiter: rateLimit.limiter,
   })
-  const swarm = createSwarm(swarmOptions(config.hyperswarm))
-  const pool = new PeerPool({
-    swarm,
-    logger: logger.child({ component: 'pool' }),
-    registry,
-    ...peerPoolOptions(config),
-  })
-  const proxy = new ProxyServer({ ...proxyServerOptions(config), store, pool, logger, registry })
+  const proxy = buildProxy(config, { store, logger, registry })
 
   let stopping: Promise<void> | null = null
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await proxy.close()
-      await pool.close()
-      await swarm.destroy()
       await registrar.close()
-      await rateLimit.close()
       await store.close()
     })()
     return stopping
   }
   try {
-    const api = await registrar.listen()
-    await pool.start()
-    const edge = await proxy.listen()
+    const api = new URL((await registrar.start()).url)
+    const edge = new URL((await proxy.start()).url)
     return {
       registrarUrl: `http://${LOOPBACK}:${api.port}`,
-      registrarPort: api.port,
-      proxyPort: edge.port,
+      registrarPort: Number(api.port),
+      proxyPort: Number(edge.port),
       stop,
     }
   } catch (err) {

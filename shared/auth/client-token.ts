@@ -15,7 +15,7 @@ export const MAX_TOKEN_PUBKEY_LENGTH = 256
 export const DEFAULT_CLIENT_TOKEN_TTL_MS = 60 * 60 * 1000
 
 /**
- * A client token's signed payload (PROTOCOL.md §5). Issuers may add fields of their own,
+ * A client token's signed payload (docs/protocol.md section 5). Issuers may add fields of their own,
  * such as a per-relay sequence, which come back from verification untouched.
  */
 export interface ClientTokenPayload {
@@ -145,7 +145,7 @@ export function issueClientToken(secret: string, options: IssueClientTokenOption
 }
 
 /**
- * Checks a client token (PROTOCOL.md §5). Runs on every WebSocket connect, so cheap
+ * Checks a client token (docs/protocol.md section 5). Runs on every WebSocket connect, so cheap
  * structural checks come first and nothing here throws, whatever `token` is.
  *
  * Refuses as `malformed`: a non-string, an empty token or one over

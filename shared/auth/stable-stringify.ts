@@ -1,6 +1,6 @@
 /**
  * `JSON.stringify` with every object's keys in a canonical order, the byte form that
- * registration signatures and client tokens are computed over (PROTOCOL.md §4).
+ * registration signatures and client tokens are computed over (docs/protocol.md section 4).
  *
  * Key order is the one the legacy worker produces: it rebuilds each object with its keys
  * inserted in sorted order, so the engine's own-property order applies, which puts

@@ -134,6 +134,21 @@ export function registerConfigFormats(): void {
         }
       },
     },
+    'hex32-list': {
+      coerce: (value: string) =>
+        value
+          .split(',')
+          .map((entry) => entry.trim().toLowerCase())
+          .filter((entry) => entry !== ''),
+      validate(value: unknown) {
+        if (
+          !Array.isArray(value) ||
+          !value.every((v) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v))
+        ) {
+          fail('must be a comma-separated list of 64-hex-character public keys')
+        }
+      },
+    },
     'ipv4-or-empty': {
       validate(value: unknown) {
         if (value === '') return

@@ -60,6 +60,7 @@ export interface GatewayConfig {
     readonly legacyDelete: boolean
     readonly rateLimitPerMinute: number
     readonly bodyLimitBytes: number
+    readonly gatewayKeys: readonly string[]
   }
   readonly pool: {
     readonly joinTopic: boolean
@@ -90,5 +91,9 @@ export interface GatewayConfig {
     readonly bootstrap: readonly BootstrapNode[]
     readonly host: string
     readonly seed: string
+    readonly port: number
+    readonly reachable: boolean
+    readonly relays: readonly string[]
+    readonly relayServer: boolean
   }
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import convict from 'convict'
 import { ErrorCode, GatewayError } from '../errors.js'
 import type { ErrorCodeName } from '../errors.js'
+import { EDGE_VARIABLES } from './edge-variables.js'
 import { CONFIG_FILE_ENV, configEntries, gatewayConfigSchema } from './schema.js'
 import type { ConfigEntry, GatewayConfig } from './schema.js'
 
@@ -14,6 +15,11 @@ export interface LoadConfigOptions {
   env: ConfigEnv
   /** JSON config file; takes precedence over `env.GATEWAY_CONFIG`. */
   file?: string
+  /**
+   * Told once per `GATEWAY_*` variable in `env` that is neither a setting nor an edge variable
+   * (usually a typo, which would otherwise leave the default in force without a word).
+   */
+  warn?: (message: string) => void
 }
 
 /** One reason a configuration was rejected, listed in `CONFIG_INVALID` error details. */
@@ -32,6 +38,9 @@ const INTEGER_TEXT = /^[+-]?\d+$/
 
 const entries = configEntries(gatewayConfigSchema)
 const entryByKey = new Map(entries.map((e) => [e.key, e]))
+const SETTING_VARIABLES = entries.flatMap((e) => (e.env === undefined ? [] : [e.env]))
+const KNOWN_VARIABLES = new Set([...SETTING_VARIABLES, CONFIG_FILE_ENV, ...EDGE_VARIABLES])
+const PREFIX = 'GATEWAY_'
 
 /**
  * Builds the gateway configuration from defaults, then the JSON file named by `file` or
@@ -44,6 +53,9 @@ const entryByKey = new Map(entries.map((e) => [e.key, e]))
  */
 export function loadConfig(options: LoadConfigOptions): GatewayConfig {
   const env = { ...options.env }
+  if (options.warn !== undefined) {
+    for (const text of unknownVariableWarnings(env)) options.warn(text)
+  }
   const requested = options.file ?? env[CONFIG_FILE_ENV]
   const file = requested === undefined || requested === '' ? undefined : requested
   const fileData = file === undefined ? undefined : readConfigFile(file)
@@ -55,6 +67,45 @@ export function loadConfig(options: LoadConfigOptions): GatewayConfig {
   ]
   if (problems.length > 0) throw configError(dedupe(problems))
   return deepFreeze(config.getProperties())
+}
+
+/**
+ * One message per `GATEWAY_*` name in `env` that no setting or edge variable has, naming the
+ * closest known setting when one is a likely typo away.
+ */
+export function unknownVariableWarnings(env: ConfigEnv): string[] {
+  const warnings: string[] = []
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith(PREFIX) || KNOWN_VARIABLES.has(name)) continue
+    const near = closest(name)
+    const hint = near === undefined ? '' : ` (did you mean ${near}?)`
+    warnings.push(`unknown variable ${name} is ignored${hint}; docs/configuration.md lists them`)
+  }
+  return warnings
+}
+
+// A known name within a few edits (a typo, a dropped or swapped word part), if any.
+function closest(name: string): string | undefined {
+  let best: string | undefined
+  let bestDistance = Math.max(3, Math.floor(name.length / 5)) + 1
+  for (const known of KNOWN_VARIABLES) {
+    const distance = editDistance(name, known)
+    if (distance < bestDistance) [best, bestDistance] = [known, distance]
+  }
+  return best
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution)
+    }
+    previous = current
+  }
+  return previous[b.length] ?? 0
 }
 
 function buildConvict(

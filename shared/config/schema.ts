@@ -239,6 +239,15 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       default: 262144,
       env: 'GATEWAY_REGISTRAR_BODY_LIMIT',
     },
+    gatewayKeys: {
+      doc:
+        'Comma-separated swarm public keys (64 hex) of the proxies, published in GET /api/gateway and ' +
+        'in registration answers so kit workers dial out to them. Empty: the key derived from ' +
+        'GATEWAY_HYPERSWARM_SEED (one proxy sharing the seed), or none when no seed is set.',
+      format: 'hex32-list',
+      default: [],
+      env: 'GATEWAY_REGISTRAR_GATEWAY_KEYS',
+    },
   },
   registration: {
     secret: {
@@ -386,6 +395,42 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       default: '',
       env: 'GATEWAY_HYPERSWARM_SEED',
       sensitive: true,
+    },
+    port: {
+      doc:
+        'Fixed UDP port of the DHT node, so a firewall or NAT can publish it (compose.yaml publishes ' +
+        'it on the proxy). 0: a random port (fine behind NAT when hole punching works).',
+      format: 'port',
+      default: 0,
+      env: 'GATEWAY_HYPERSWARM_PORT',
+    },
+    reachable: {
+      doc:
+        'true when GATEWAY_HYPERSWARM_PORT is reachable from the internet (published through the NAT or ' +
+        'firewall): the node then runs unfirewalled and workers connect straight to it, without hole ' +
+        'punching. Checked at start-up; a claim the DHT does not confirm is logged as a warning and the ' +
+        'node falls back to firewalled operation. Needs a non-zero port.',
+      format: 'bool',
+      default: false,
+      env: 'GATEWAY_HYPERSWARM_REACHABLE',
+    },
+    relays: {
+      doc:
+        'Comma-separated public keys (64 hex) of blind relays (the blind-relay protocol over HyperDHT) ' +
+        'the pool retries through when a direct connection fails (hole punching between two NATs). ' +
+        'Published to workers in GET /api/gateway. Empty: only the relay this gateway offers, if any.',
+      format: 'hex32-list',
+      default: [],
+      env: 'GATEWAY_HYPERSWARM_RELAYS',
+    },
+    relayServer: {
+      doc:
+        'Offer a blind relay on this DHT node (its key is derived from GATEWAY_HYPERSWARM_SEED and ' +
+        'published in GET /api/gateway). Useful on a reachable node; other gateways and workers can ' +
+        'then relay through it when hole punching fails.',
+      format: 'bool',
+      default: false,
+      env: 'GATEWAY_HYPERSWARM_RELAY_SERVER',
     },
   },
 }

@@ -116,9 +116,16 @@ function serializeReq(req: Parameters<typeof pino.stdSerializers.req>[0]) {
 }
 
 function serializeRes(res: Parameters<typeof pino.stdSerializers.res>[0]) {
-  const out = pino.stdSerializers.res(res)
+  // fastify logs its reply, which wraps the Node response as `raw`; read status and headers
+  // from that (the reply has no headersSent, so pino would report `statusCode: null`).
+  const raw = (res as { raw?: unknown }).raw
+  const out = pino.stdSerializers.res(isServerResponse(raw) ? raw : res)
   if (isPlainObject(out.headers)) out.headers = censorFields(out.headers, SECRET_HEADERS)
   return out
+}
+
+function isServerResponse(value: unknown): value is Parameters<typeof pino.stdSerializers.res>[0] {
+  return typeof value === 'object' && value !== null && 'headersSent' in value
 }
 
 /**

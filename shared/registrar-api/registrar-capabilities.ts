@@ -1,5 +1,5 @@
 /**
- * What a registrar offers beyond the legacy API (PROTOCOL.md section 4). A legacy registrar
+ * What a registrar offers beyond the legacy API (docs/protocol.md section 4). A legacy registrar
  * knows none of this: it answers `GET /api/capabilities` with 404 and sends no
  * {@link CAPABILITIES_HEADER}, which is how a client tells the two apart.
  */

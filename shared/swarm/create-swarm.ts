@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import HyperDHT from 'hyperdht'
 import type { KeyPair } from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
@@ -17,6 +18,16 @@ export interface CreateSwarmOptions {
   /** 32-byte seed for a stable key pair. */
   seed?: Buffer
   keyPair?: KeyPair
+  /**
+   * Fixed UDP port of the DHT's server socket; 0 or absent: random. A fixed port is bound
+   * exactly (no silent fallback to a neighbour), because a firewall rule points at it.
+   */
+  port?: number
+  /**
+   * The port is reachable from the internet: the node starts unfirewalled, so peers connect
+   * straight to it without hole punching. Verify with `checkReachability` after start.
+   */
+  reachable?: boolean
 }
 
 /**
@@ -26,11 +37,15 @@ export interface CreateSwarmOptions {
  */
 export function createSwarm(opts: CreateSwarmOptions = {}): Hyperswarm {
   const keyPair = opts.keyPair ?? HyperDHT.keyPair(opts.seed)
+  const port = opts.port ?? 0
   const dht = new HyperDHT({
     ...(opts.bootstrap !== undefined && opts.bootstrap.length > 0
       ? { bootstrap: opts.bootstrap.map((n) => ({ host: n.host, port: n.port })) }
       : {}),
     ...(opts.host ? { host: opts.host } : {}),
+    ...(port === 0 ? {} : { port, anyPort: false }),
+    // Only a claim: dht-rpc then skips its own firewall probe, which checkReachability runs.
+    ...(opts.reachable === true ? { firewalled: false } : {}),
     keyPair,
   })
   return new Hyperswarm({ dht, keyPair })
@@ -41,10 +56,28 @@ export function swarmOptions(config: {
   bootstrap: readonly BootstrapNode[]
   host: string
   seed: string
+  port?: number
+  reachable?: boolean
 }): CreateSwarmOptions {
   return {
     bootstrap: config.bootstrap,
     ...(config.host === '' ? {} : { host: config.host }),
     ...(config.seed === '' ? {} : { seed: Buffer.from(config.seed, 'hex') }),
+    ...(config.port === undefined || config.port === 0 ? {} : { port: config.port }),
+    ...(config.reachable === true ? { reachable: true } : {}),
   }
+}
+
+/**
+ * Key pair of the blind relay a gateway node offers, derived from the swarm seed so that the
+ * registrar (which shares the seed) can publish it without talking to the proxy.
+ */
+export function relayKeyPair(seed: string): KeyPair {
+  const relaySeed = createHash('sha256').update('hypertuna-blind-relay:').update(seed).digest()
+  return HyperDHT.keyPair(relaySeed)
+}
+
+/** Public key (hex) of the swarm key pair a seed gives; what the registrar publishes. */
+export function seedPublicKey(seed: string): string {
+  return HyperDHT.keyPair(Buffer.from(seed, 'hex')).publicKey.toString('hex')
 }

@@ -15,6 +15,8 @@ import type { RegistrarCapabilityName } from '../registrar-api/registrar-capabil
 import { SignedAction, newNonce, signRequest } from '../registrar-api/signed-request.js'
 import type { SignedActionName } from '../registrar-api/signed-request.js'
 import type { Registration, RelayMetadata } from '../registrar-api/registration.js'
+import { parseGatewayDocument } from './gateway-document.js'
+import type { GatewayDocument } from './gateway-document.js'
 import { RegistrarHttp } from './registrar-http.js'
 import type { RegistrarAnswer } from './registrar-http.js'
 import { RegistrarRequestError } from './registrar-request-error.js'
@@ -60,6 +62,8 @@ export interface RegisterResult {
   ttlSeconds: number
   /** The gateway's public base URL as the registrar reports it; null from older registrars. */
   publicUrl: string | null
+  /** The gateway's swarm keys and relays, when the registrar publishes them (dial-out). */
+  gateway?: GatewayDocument
 }
 
 /** Outcome of {@link RegistrarClient.unregister}. */
@@ -331,7 +335,9 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
     const ttlSeconds =
       Number.isSafeInteger(announced) && announced > 0 ? announced : this.#defaultTtl
     this.#log?.debug({ relayKey: relay.relayKey, ttlSeconds }, 'relay registered')
-    return { ttlSeconds, publicUrl: answer.headers.get(PUBLIC_URL_HEADER) }
+    const publicUrl = answer.headers.get(PUBLIC_URL_HEADER)
+    const gateway = parseGatewayDocument((answer.body as { gateway?: unknown } | null)?.gateway)
+    return gateway === null ? { ttlSeconds, publicUrl } : { ttlSeconds, publicUrl, gateway }
   }
 
   #schedule(relayKey: string, delayMs: number): void {

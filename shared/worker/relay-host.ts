@@ -8,6 +8,8 @@ import { Router } from '../protocol/router.js'
 import type { RouteRequest, RouteResponse } from '../protocol/router.js'
 import { Capability, DISCOVERY_TOPIC, LEGACY_CAPABILITIES } from '../protocol/wire.js'
 import type { JsonObject } from '../protocol/wire.js'
+import { GatewayLink } from './gateway-link.js'
+import type { GatewayTargets } from './gateway-link.js'
 import type { FileResponse, HostedRelay } from './relay-backend.js'
 
 /** Options of {@link RelayHost}. */
@@ -47,7 +49,7 @@ const CONNECTION_KEY = /^[0-9a-f]{32}$/
 
 /**
  * A worker's end of the tunnel: announces on the discovery topic as a server
- * and serves the relay-v2 routes of PROTOCOL.md section 3 on every connection,
+ * and serves the relay-v2 routes of docs/protocol.md section 3 on every connection,
  * with the push extension for gateways that ask for it.
  */
 export class RelayHost {
@@ -63,6 +65,7 @@ export class RelayHost {
   readonly #onConnection: (stream: NoiseSecretStream) => void
   #discovery: PeerDiscovery | null = null
   #sweep: NodeJS.Timeout | null = null
+  #gatewayLink: GatewayLink | null = null
   #closed = false
 
   constructor(opts: RelayHostOptions) {
@@ -133,10 +136,26 @@ export class RelayHost {
     }
   }
 
+  /**
+   * Dials out to the gateway nodes (keys from the registrar's answer or GET /api/gateway) and
+   * keeps those links up, so this worker is reachable whatever its NAT; call again with new
+   * targets. The links are served like any inbound connection.
+   */
+  dialGateways(targets: GatewayTargets): GatewayLink {
+    this.#gatewayLink ??= new GatewayLink({
+      swarm: this.#swarm,
+      logger: this.#log.child({ component: 'gateway-link' }),
+      onStream: (stream) => this.serve(stream),
+    })
+    if (!this.#closed) this.#gatewayLink.update(targets)
+    return this.#gatewayLink
+  }
+
   /** Stops announcing, closes every gateway channel and connection. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    await this.#gatewayLink?.close()
     if (this.#sweep !== null) clearInterval(this.#sweep)
     this.#swarm.off('connection', this.#onConnection)
     for (const unsubscribe of this.#unsubscribe.values()) unsubscribe()

@@ -10,7 +10,7 @@ const SCHEMES: Readonly<Record<string, string>> = {
 /**
  * The URL a worker hands to Nostr clients: `wss://<gateway>/<gatewayPath>?token=<token>`.
  * `http` becomes `ws` and `https` becomes `wss`; a path prefix of the gateway URL is kept.
- * Each segment of `gatewayPath` is percent-encoded except `:`, which PROTOCOL.md keeps as is
+ * Each segment of `gatewayPath` is percent-encoded except `:`, which docs/protocol.md section 3 keeps as is
  * (`<npub>:<name>`).
  *
  * @throws GatewayError `CONFIG_INVALID` for a URL that does not parse or is not http(s)/ws(s),

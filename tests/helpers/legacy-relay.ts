@@ -29,7 +29,7 @@ const JSON_HEADERS = { 'content-type': 'application/json' }
 const bytes = (text: string): number[] => [...Buffer.from(text, 'utf8')]
 
 /**
- * The relay routes of a legacy worker (PROTOCOL.md section 3), written the way the field's
+ * The relay routes of a legacy worker (docs/protocol.md section 3), written the way the field's
  * workers do it: the posted body is a byte array holding `{message, connectionKey}` with the
  * message parsed; the answer is newline-delimited relay messages; later output is queued per
  * connectionKey as parsed messages and handed out by `GET /get/relay` as one JSON array. No

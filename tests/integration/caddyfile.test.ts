@@ -214,6 +214,16 @@ describe('Caddyfile', function () {
       }
     })
 
+    it('sends HSTS for the domain only, includeSubDomains when opted in', async () => {
+      const hsts = (config: JsonObject): Json | undefined => {
+        const text = JSON.stringify(config)
+        return /"Strict-Transport-Security":\[("[^"]*")\]/.exec(text)?.[1]
+      }
+      expect(hsts(await adapt(ENVS.production))).to.equal('"max-age=31536000"')
+      const optedIn = { ...ENVS.production, GATEWAY_HSTS_INCLUDE_SUBDOMAINS: 'true' }
+      expect(hsts(await adapt(optedIn))).to.equal('"max-age=31536000; includeSubDomains"')
+    })
+
     it('fails to adapt without GATEWAY_DOMAIN or GATEWAY_ACME_EMAIL', async () => {
       for (const missing of ['GATEWAY_DOMAIN', 'GATEWAY_ACME_EMAIL']) {
         const env: Record<string, string> = { ...ENVS.production }

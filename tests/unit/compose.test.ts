@@ -11,6 +11,7 @@ import { parse } from 'yaml'
 import { ErrorCode, GatewayError } from '../../shared/errors.js'
 import { loadConfig } from '../../shared/config/load-config.js'
 import type { ConfigProblem } from '../../shared/config/load-config.js'
+import { EDGE_VARIABLES as GATEWAY_EDGE_VARIABLES } from '../../shared/config/edge-variables.js'
 import { configEntries, gatewayConfigSchema } from '../../shared/config/schema.js'
 import { PoolMetrics } from '../../shared/swarm/pool-metrics.js'
 
@@ -25,10 +26,7 @@ const readRepo = (file: string): string => readFileSync(repoPath(file), 'utf8')
  * .env.example.
  */
 const EDGE_VARIABLES = new Set([
-  'GATEWAY_DOMAIN',
-  'GATEWAY_ACME_EMAIL',
-  'GATEWAY_PROXY_UPSTREAMS',
-  'GATEWAY_REGISTRAR_UPSTREAMS',
+  ...GATEWAY_EDGE_VARIABLES,
   'CADDY_SUBNET',
   'CADDY_IPV4',
   'GRAFANA_ADMIN_PASSWORD',
@@ -59,7 +57,8 @@ interface Service {
   image?: string
   build?: string | { context: string }
   command?: string[]
-  environment?: Record<string, string | number | boolean>
+  /** A null value passes the variable through from .env (unset there: unset here). */
+  environment?: Record<string, string | number | boolean | null>
   env_file?: string | string[]
   ports?: string[]
   volumes?: string[]
@@ -120,20 +119,30 @@ function interpolatedNames(value: string): string[] {
   return [...value.matchAll(INTERPOLATION)].flatMap((m) => (m[1] === undefined ? [] : [m[1]]))
 }
 
+/** `environment` entries with a value (to interpolate); pass-through names are left out. */
 function environment(svc: Service): Env {
   const out: Env = {}
-  for (const [key, value] of Object.entries(svc.environment ?? {})) out[key] = String(value)
+  for (const [key, value] of Object.entries(svc.environment ?? {})) {
+    if (value !== null) out[key] = String(value)
+  }
   return out
 }
 
-/** What a container of `name` sees: env_file (.env = .env.example here), then `environment`. */
+/** Names of `environment` without a value: passed through from .env when set there. */
+function passedThrough(svc: Service): string[] {
+  return Object.entries(svc.environment ?? {}).flatMap(([key, value]) =>
+    value === null ? [key] : [],
+  )
+}
+
+/** What a container of `name` sees (.env = .env.example here): pass-through, then values. */
 function containerEnv(name: string, dotEnv: Env = envExample.values): Env {
   const svc = service(name)
-  const files = svc.env_file === undefined ? [] : [svc.env_file].flat()
+  expect(svc.env_file, `${name} env_file`).to.equal(undefined)
   const env: Env = {}
-  for (const file of files) {
-    expect(file, `${name} env_file`).to.equal('.env')
-    Object.assign(env, dotEnv)
+  for (const key of passedThrough(svc)) {
+    const value = dotEnv[key]
+    if (value !== undefined) env[key] = value
   }
   for (const [key, value] of Object.entries(environment(svc))) env[key] = interpolate(value, dotEnv)
   return env
@@ -182,6 +191,11 @@ describe('compose.yaml', () => {
   it('runs Caddy from the official image with persistent data and the read-only Caddyfile', () => {
     const caddy = service('caddy')
     expect(caddy.image).to.match(/^caddy:2(\.|$)/)
+    // Pinned to the release the Caddyfile's golden test (caddy adapt) and edge tests ran.
+    const golden = JSON.parse(readRepo('tests/golden/caddyfile.adapted.json')) as {
+      caddyVersion: string
+    }
+    expect(caddy.image).to.equal(`caddy:${golden.caddyVersion}`)
     expect(caddy.ports).to.have.members(['80:80', '443:443', '443:443/udp'])
     expect(caddy.volumes).to.include.members([
       './Caddyfile:/etc/caddy/Caddyfile:ro',
@@ -215,7 +229,7 @@ describe('compose.yaml', () => {
     for (const name of CORE) {
       const svc = service(name)
       expect(svc.restart, name).to.equal('unless-stopped')
-      if (name !== 'caddy') expect(svc.healthcheck?.test, name).to.be.an('array')
+      expect(svc.healthcheck?.test, name).to.be.an('array')
     }
     const healthy = (svc: Service) =>
       Object.entries(svc.depends_on ?? {}).map(([dep, v]) => [
@@ -349,6 +363,36 @@ describe('compose.yaml', () => {
     expect(() => containerEnv('caddy', { ...rest, GATEWAY_DOMAIN: 'example.com' })).to.throw(
       /GATEWAY_ACME_EMAIL/,
     )
+  })
+
+  it('passes every gateway setting from .env to the processes, and nothing that is not theirs', () => {
+    const setByCompose = new Set(Object.keys(environment(service('proxy'))))
+    for (const key of Object.keys(environment(service('registrar')))) setByCompose.add(key)
+    const expected = [...schemaVariables].filter((v) => !setByCompose.has(v)).sort()
+    for (const name of ['proxy', 'registrar']) {
+      expect(passedThrough(service(name)).sort(), `${name}: x-gateway-settings`).to.deep.equal(
+        expected,
+      )
+      const env = containerEnv(name, {
+        ...envExample.values,
+        GRAFANA_ADMIN_PASSWORD: 'grafana-secret',
+        GATEWAY_HSTS_INCLUDE_SUBDOMAINS: 'true',
+      })
+      const foreign = Object.keys(env).filter((k) => !schemaVariables.has(k))
+      expect(foreign, name).to.deep.equal([])
+    }
+    // An operator's .env value reaches the process; one left unset keeps the schema default.
+    const env = containerEnv('proxy', { ...envExample.values, GATEWAY_POOL_DOWN_AFTER: '7' })
+    expect(env.GATEWAY_POOL_DOWN_AFTER).to.equal('7')
+    expect(containerEnv('proxy')).not.to.have.property('GATEWAY_POOL_DOWN_AFTER')
+  })
+
+  it('checks Caddy through its admin API on the address the Caddyfile gives it', () => {
+    const admin = /^\s*admin \{\$CADDY_ADMIN:([^}]+)\}/m.exec(caddyfile)?.[1]
+    expect(admin).to.equal('localhost:2019')
+    const test = service('caddy').healthcheck?.test ?? []
+    expect(test.slice(0, 2)).to.deep.equal(['CMD', 'wget'])
+    expect(test.at(-1)).to.equal(`http://${admin}/config/`)
   })
 
   it('hands Caddy the edge variables only, never the shared secret', () => {

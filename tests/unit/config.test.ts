@@ -79,6 +79,7 @@ describe('loadConfig', () => {
           legacyDelete: true,
           rateLimitPerMinute: 120,
           bodyLimitBytes: 262144,
+          gatewayKeys: [],
         },
         pool: {
           joinTopic: false,
@@ -100,7 +101,15 @@ describe('loadConfig', () => {
         },
         token: { defaultTtl: 3600, maxTtl: 604800 },
         admin: { token: '' },
-        hyperswarm: { bootstrap: [], host: '', seed: '' },
+        hyperswarm: {
+          bootstrap: [],
+          host: '',
+          seed: '',
+          port: 0,
+          reachable: false,
+          relays: [],
+          relayServer: false,
+        },
       }
       expect(loadConfig({ env: {} })).to.deep.equal(expected)
     })

@@ -87,9 +87,20 @@ describe('Dockerfile', () => {
     ).to.equal(true)
   })
 
-  it('builds on Node 20 with glibc (Debian), never Alpine', () => {
+  it('builds on the Node LTS that CI tests and engines names, with glibc (Debian), never Alpine', () => {
+    // .ci/run runs the tests on NODE_VERSION; package.json's engines is `^<major>.<minor>.0`.
+    const ciVersion = /^NODE_VERSION=(\d+\.\d+\.\d+)$/m.exec(readRepo('.ci/run'))?.[1] ?? ''
+    const engines = (JSON.parse(readRepo('package.json')) as { engines: { node: string } }).engines
+    const range = /^\^(\d+)\.(\d+)\.0$/.exec(engines.node)
+    const [major, minor] = ciVersion.split('.').map(Number)
+    expect(range, `engines.node ${engines.node}`).to.not.equal(null)
+    expect(major, 'CI major = engines major').to.equal(Number(range?.[1]))
+    expect(minor, 'CI minor >= engines minor').to.be.at.least(Number(range?.[2]))
+    // Even majors are the LTS lines.
+    expect((major ?? 1) % 2, 'an LTS line').to.equal(0)
     for (const stage of built) {
-      expect(stage.image).to.match(/^node:20(\.\d+)*-(bookworm|bullseye)(-slim)?$/)
+      expect(stage.image).to.match(/^node:\d+(\.\d+)*-(bookworm|bullseye)(-slim)?$/)
+      expect(stage.image).to.equal(`node:${ciVersion}-bookworm-slim`)
       expect(stage.image).not.to.match(/alpine|musl/i)
     }
   })
