@@ -16,6 +16,7 @@ export type LimitName =
   | 'sessions_per_pubkey'
   | 'session_open_rate'
   | 'pubkey_message_rate'
+  | 'subscriptions'
 
 /** How output reached a client (bounded label values). */
 export type DeliveryMode = 'response' | 'push' | 'poll'
@@ -25,6 +26,7 @@ export class ProxyMetrics {
   readonly sessions: Gauge
   readonly sessionsOpened: Counter
   readonly sessionsClosed: Counter<'code'>
+  readonly sessionsRefused: Counter<'code'>
   readonly forwardSeconds: Histogram
   readonly failovers: Counter<'outcome'>
   readonly httpForwards: Counter<'route' | 'status'>
@@ -53,7 +55,13 @@ export class ProxyMetrics {
     })
     this.sessionsClosed = new Counter({
       name: 'hypertuna_gateway_proxy_sessions_closed_total',
-      help: 'Client WebSocket sessions closed, by close code',
+      help: 'Accepted client WebSocket sessions that ended, by close code',
+      labelNames: ['code'],
+      registers,
+    })
+    this.sessionsRefused = new Counter({
+      name: 'hypertuna_gateway_proxy_sessions_refused_total',
+      help: 'Client WebSocket upgrades refused before a session began, by close code',
       labelNames: ['code'],
       registers,
     })

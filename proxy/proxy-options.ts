@@ -26,6 +26,8 @@ export function proxyServerOptions(
       pubkeyMessagesPerSecond: p.pubkeyMessagesPerSecond,
       sessionLeaseMs: p.sessionLeaseMs,
       messagesPerSecond: p.messagesPerSecond,
+      messageBurst: p.messageBurst,
+      linkWaitMs: p.linkWaitMs,
       pollIntervalMs: p.pollIntervalMs,
       pingIntervalMs: p.pingIntervalMs,
       shutdownGraceMs: p.shutdownGraceMs,

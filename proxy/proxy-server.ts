@@ -4,22 +4,22 @@ import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import { RateLimiterMemory } from 'rate-limiter-flexible'
 import { WebSocketServer } from 'ws'
 import type { WebSocket } from 'ws'
-import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
+import { ErrorCode, wireCode } from '../shared/errors.js'
 import { notReadyBody, readyBody } from '../shared/health/ready-body.js'
+import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
 import { RedisStore } from '../shared/store/redis-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import { CloseCode } from './close-codes.js'
 import { HttpForwarder, send } from './http-forwarder.js'
 import { ProxyMetrics } from './proxy-metrics.js'
-import { RegistrationCache } from './registration-cache.js'
+import { RegistrationCache, resolveFirst } from './registration-cache.js'
 import { relayInfo } from './relay-info.js'
 import { relayPage } from './relay-page.js'
 import { RelaySession } from './relay-session.js'
-import type { SessionContext } from './relay-session.js'
+import type { SessionContext } from './session-context.js'
 import { relayTarget } from './relay-target.js'
 import { SenderLimits } from './sender-limits.js'
 import type { SenderLimitsConfig } from './sender-limits.js'
@@ -33,8 +33,14 @@ export interface ProxyLimits extends SenderLimitsConfig {
   maxFrameBytes: number
   maxQueuedMessages: number
   maxBufferedBytes: number
-  maxSubscriptions: number
+  /** Sustained client messages per second, per session. */
   messagesPerSecond: number
+  /** Client messages a session may send at once above the sustained rate. */
+  messageBurst: number
+  /** Open subscriptions per session (strfry's default is 200). */
+  maxSubscriptions: number
+  /** How long a session's messages wait for a worker link (cold start, failover), in ms. */
+  linkWaitMs: number
   pollIntervalMs: number
   pingIntervalMs: number
   shutdownGraceMs: number
@@ -76,6 +82,7 @@ export class ProxyServer {
   readonly #forwarder: HttpForwarder
   readonly #ctx: SessionContext
   readonly #health: GatewayHealthView
+  #starting: Promise<AddressInfo> | null = null
   #closing: Promise<void> | null = null
 
   constructor(opts: ProxyServerOptions) {
@@ -108,27 +115,21 @@ export class ProxyServer {
     })
     this.#health = new GatewayHealthView(store, pool)
     this.#forwarder = new HttpForwarder({ pool, cache: this.#cache, metrics: this.metrics, logger })
-    // Sustained rate with bursts of twice that: the window is two seconds.
-    const limiter = new RateLimiterMemory({ points: limits.messagesPerSecond * 2, duration: 2 })
     this.#ctx = {
       pool,
+      registry: this.sessions,
       logger,
       metrics: this.metrics,
-      maxQueuedMessages: limits.maxQueuedMessages,
-      maxBufferedBytes: limits.maxBufferedBytes,
-      pollIntervalMs: limits.pollIntervalMs,
-      allowMessage: (tokenId) =>
-        limiter.consume(tokenId).then(
-          () => true,
-          (rejection: unknown) => {
-            if (rejection instanceof Error) throw rejection
-            return false
-          },
-        ),
+      limits: {
+        maxQueuedMessages: limits.maxQueuedMessages,
+        maxBufferedBytes: limits.maxBufferedBytes,
+        pollIntervalMs: limits.pollIntervalMs,
+        messagesPerSecond: limits.messagesPerSecond,
+        messageBurst: limits.messageBurst,
+        maxSubscriptions: limits.maxSubscriptions,
+        linkWaitMs: limits.linkWaitMs,
+      },
       allowPersonMessage: (pubkey) => this.#limits.allowMessage(pubkey),
-      countUsage: (tokenId, messages, bytes) => this.sessions.countUsage(tokenId, messages, bytes),
-      onClose: (session) => this.sessions.remove(session),
-      onFailover: (session, from, to) => this.sessions.emit('failover', session, from, to),
     }
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -148,8 +149,20 @@ export class ProxyServer {
     })
   }
 
-  async listen(): Promise<AddressInfo> {
+  /** Starts the cache, the session registry and the listener, in that order. */
+  async start(): Promise<AddressInfo> {
+    this.#starting ??= this.#start()
+    return this.#starting
+  }
+
+  /** Same as {@link start}. */
+  listen(): Promise<AddressInfo> {
+    return this.start()
+  }
+
+  async #start(): Promise<AddressInfo> {
     this.#cache.start()
+    this.sessions.start()
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject)
       this.#server.listen(this.#o.port, this.#o.host, () => {
@@ -167,8 +180,9 @@ export class ProxyServer {
   }
 
   /**
-   * Graceful stop: refuse new work, close sessions with 1001, let in-flight
-   * worker calls finish (bounded by shutdownGraceMs), release everything.
+   * Graceful stop: refuse new sessions, let sessions' in-flight messages be
+   * answered (bounded by shutdownGraceMs; the rest get "error: gateway
+   * shutting down"), close them with 1001, release everything in reverse order.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown()
@@ -177,17 +191,19 @@ export class ProxyServer {
 
   async #shutdown(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
-    this.sessions.closeAll(CloseCode.GOING_AWAY, 'gateway shutting down')
     const deadline = Date.now() + this.#o.limits.shutdownGraceMs
+    await this.sessions.drain(this.#o.limits.shutdownGraceMs)
+    // The sessions' CLOSE-on-leave calls are still on their way to workers.
     while (this.#o.pool.inflight > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
     this.#server.closeAllConnections()
     await closed
-    await this.sessions.close()
-    await this.#limits.close()
-    this.#cache.close()
     this.#wss.close()
+    await this.#limits.close()
+    await this.sessions.close()
+    await this.#cache.close()
+    this.#server.removeAllListeners()
   }
 
   async #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -216,26 +232,22 @@ export class ProxyServer {
         this.#log.info({ code: admission.code, reason: admission.reason }, 'session refused')
         if (admission.notice !== undefined) ws.send(JSON.stringify(['NOTICE', admission.notice]))
         ws.close(admission.code, admission.reason)
-        this.metrics.sessionsClosed.inc({ code: String(admission.code) })
+        this.metrics.sessionsRefused.inc({ code: String(admission.code) })
         return
       }
       const session = new RelaySession(ws, admission.identity, this.#ctx)
       const { slot } = admission
-      ws.once('close', (code: number) => {
-        slot.release()
-        this.metrics.sessionsClosed.inc({ code: String(code) })
-      })
+      ws.once('close', () => slot.release())
       this.sessions.add(session)
-      if (session.start()) {
-        this.#log.debug(
-          {
-            relayKey: admission.identity.registration.relayKey,
-            peer: session.peer,
-            ip: admission.identity.ip,
-          },
-          'session open',
-        )
-      }
+      this.#log.debug(
+        {
+          connectionKey: session.connectionKey,
+          relayKey: admission.identity.registration.relayKey,
+          ip: admission.identity.ip,
+        },
+        'session open',
+      )
+      session.start()
     })
   }
 
@@ -260,7 +272,7 @@ export class ProxyServer {
         send(
           res,
           503,
-          { error: 'temporarily unavailable', code: 'unavailable' },
+          { error: 'temporarily unavailable', code: wireCode(ErrorCode.UNAVAILABLE) },
           { 'retry-after': '5' },
         )
       else res.destroy()
@@ -284,12 +296,10 @@ export class ProxyServer {
 
   async #relayDocument(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = req.method === 'GET' || req.method === 'HEAD' ? relayTarget(req) : null
-    let registration = null
-    for (const id of target?.identifiers ?? []) {
-      registration = await this.#cache.resolve(id)
-      if (registration !== null) break
+    const registration = await resolveFirst(this.#cache, target?.identifiers ?? [])
+    if (registration === null) {
+      return send(res, 404, { error: 'not found', code: wireCode(ErrorCode.NOT_FOUND) })
     }
-    if (registration === null) return send(res, 404, { error: 'not found', code: 'not_found' })
     const accept = req.headers.accept ?? ''
     const doc = await relayInfo(registration, this.#o.pool, {
       software: 'hypertuna-gateway',

@@ -45,6 +45,7 @@ export class RegistrationCache extends EventEmitter {
   readonly #tokens = new Map<string, Entry<TokenState>>()
   readonly #inflight = new Map<string, Promise<Registration | null>>()
   #unsubscribe: (() => void) | null = null
+  #closed = false
 
   constructor(opts: RegistrationCacheOptions) {
     super()
@@ -56,9 +57,10 @@ export class RegistrationCache extends EventEmitter {
     this.#now = opts.now ?? Date.now
   }
 
+  /** Subscribes to the store's change feed; idempotent. */
   start(): void {
-    if (this.#unsubscribe === null)
-      this.#unsubscribe = this.#store.subscribe((c) => this.#onChange(c))
+    if (this.#closed || this.#unsubscribe !== null) return
+    this.#unsubscribe = this.#store.subscribe((c) => this.#onChange(c))
   }
 
   /** The registration for a relay key or gatewayPath alias; null when unknown or lapsed. */
@@ -92,7 +94,10 @@ export class RegistrationCache extends EventEmitter {
     }
   }
 
-  close(): void {
+  /** Leaves the change feed and forgets everything; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
     this.#unsubscribe?.()
     this.#unsubscribe = null
     this.#relays.clear()
@@ -147,4 +152,19 @@ export class RegistrationCache extends EventEmitter {
 
 function live(reg: Registration | null, now: number): Registration | null {
   return reg !== null && reg.expiresAt > now ? reg : null
+}
+
+/**
+ * The registration of the first of `identifiers` (a request's candidates, in order) that names
+ * a live relay.
+ */
+export async function resolveFirst(
+  cache: Pick<RegistrationCache, 'resolve'>,
+  identifiers: readonly string[],
+): Promise<Registration | null> {
+  for (const id of identifiers) {
+    const registration = await cache.resolve(id)
+    if (registration !== null) return registration
+  }
+  return null
 }

@@ -17,9 +17,32 @@ const SEEN_PER_SUBSCRIPTION = 256
  */
 export class SubscriptionBook {
   readonly #subs = new Map<string, Subscription>()
+  /** Ids open or about to open: what the per-session bound counts. */
+  readonly #claims = new Set<string>()
+  readonly #max: number
+
+  constructor(maxSubscriptions = Infinity) {
+    this.#max = maxSubscriptions
+  }
 
   get size(): number {
     return this.#subs.size
+  }
+
+  /**
+   * Reserves a subscription id when its REQ arrives (before it is forwarded);
+   * false when the session already holds the maximum number of others.
+   */
+  claim(subId: string): boolean {
+    if (this.#claims.has(subId)) return true
+    if (this.#claims.size >= this.#max) return false
+    this.#claims.add(subId)
+    return true
+  }
+
+  /** Frees a claim when the client's CLOSE arrives. */
+  unclaim(subId: string): void {
+    this.#claims.delete(subId)
   }
 
   ids(): string[] {
@@ -35,8 +58,10 @@ export class SubscriptionBook {
   track(message: unknown[], text: string): void {
     const [verb, subId] = message
     if (typeof subId !== 'string') return
-    if (verb === 'REQ') this.#subs.set(subId, { req: text, eose: false, seen: new Set() })
-    else if (verb === 'CLOSE') this.#subs.delete(subId)
+    if (verb === 'REQ') {
+      this.#subs.set(subId, { req: text, eose: false, seen: new Set() })
+      this.#claims.add(subId)
+    } else if (verb === 'CLOSE') this.#subs.delete(subId)
   }
 
   /** False when a relay line repeats what this client already has. */
@@ -48,6 +73,7 @@ export class SubscriptionBook {
     if (sub === undefined) return true
     if (verb === 'CLOSED') {
       this.#subs.delete(subId as string)
+      this.#claims.delete(subId as string)
       return true
     }
     if (verb === 'EOSE') {
@@ -67,5 +93,6 @@ export class SubscriptionBook {
 
   clear(): void {
     this.#subs.clear()
+    this.#claims.clear()
   }
 }

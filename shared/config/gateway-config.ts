@@ -44,6 +44,8 @@ export interface GatewayConfig {
     readonly sessionLeaseMs: number
     readonly maxSubscriptions: number
     readonly messagesPerSecond: number
+    readonly messageBurst: number
+    readonly linkWaitMs: number
     readonly pollIntervalMs: number
     readonly pingIntervalMs: number
     readonly shutdownGraceMs: number

@@ -80,9 +80,9 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       env: 'GATEWAY_PROXY_MAX_FRAME_BYTES',
     },
     maxQueuedMessages: {
-      doc: 'Client messages one session may have waiting to be forwarded; past it the message is refused with a NOTICE.',
+      doc: 'Client messages one session may have waiting to be forwarded; past it the message is refused in kind (OK false / CLOSED "rate-limited: ...").',
       format: 'positive-int',
-      default: 64,
+      default: 256,
       env: 'GATEWAY_PROXY_MAX_QUEUED_MESSAGES',
     },
     maxBufferedBytes: {
@@ -136,16 +136,28 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       env: 'GATEWAY_PROXY_SESSION_LEASE_MS',
     },
     maxSubscriptions: {
-      doc: 'Open subscriptions (REQs) one session may hold; announced as max_subscriptions in NIP-11.',
+      doc: 'Open subscriptions (REQs) one session may hold; a REQ past it gets CLOSED "rate-limited: ..." (strfry: 200); announced as max_subscriptions in NIP-11.',
       format: 'positive-int',
       default: 200,
       env: 'GATEWAY_PROXY_MAX_SUBSCRIPTIONS',
     },
     messagesPerSecond: {
-      doc: 'Client messages per second one token may send (sustained; bursts up to twice that).',
+      doc: 'Client messages per second one session may send, sustained (bursts: GATEWAY_PROXY_MESSAGE_BURST).',
       format: 'positive-int',
       default: 50,
       env: 'GATEWAY_PROXY_MESSAGES_PER_SECOND',
+    },
+    messageBurst: {
+      doc: 'Client messages one session may send at once above the sustained rate (a client opening a few hundred subscriptions at start-up).',
+      format: 'positive-int',
+      default: 500,
+      env: 'GATEWAY_PROXY_MESSAGE_BURST',
+    },
+    linkWaitMs: {
+      doc: "How long a session's messages wait for a worker link (cold start, failover) before they are refused, in ms.",
+      format: 'positive-int',
+      default: 20000,
+      env: 'GATEWAY_PROXY_LINK_WAIT_MS',
     },
     pollIntervalMs: {
       doc: 'How often a session polls a worker that does not support push, in ms (legacy: 1000).',
@@ -363,7 +375,8 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
     port: {
       doc:
         'Fixed UDP port of the DHT node, so a firewall or NAT can publish it (compose.yaml publishes ' +
-        'it on the proxy). 0: a random port (fine behind NAT when hole punching works).',
+        'it on the proxy). 0: the library default (49737, or a free neighbour or random port when taken; ' +
+        'fine behind NAT when hole punching works).',
       format: 'port',
       default: 0,
       env: 'GATEWAY_HYPERSWARM_PORT',

@@ -28,6 +28,13 @@ export interface CreateSwarmOptions {
    * straight to it without hole punching. Verify with `checkReachability` after start.
    */
   reachable?: boolean
+  /**
+   * Blind relays (hex public keys) Hyperswarm falls back to for the connections it makes and
+   * accepts: used when this node's NAT randomizes ports, or a punch failed with a code that
+   * calls for relaying (Hyperswarm's own rule). Connections dialled with `dht.connect` pass
+   * `relayThrough` themselves.
+   */
+  relayThrough?: readonly string[]
 }
 
 /**
@@ -48,7 +55,8 @@ export function createSwarm(opts: CreateSwarmOptions = {}): Hyperswarm {
     ...(opts.reachable === true ? { firewalled: false } : {}),
     keyPair,
   })
-  return new Hyperswarm({ dht, keyPair })
+  const relays = (opts.relayThrough ?? []).map((k) => Buffer.from(k, 'hex'))
+  return new Hyperswarm({ dht, keyPair, ...(relays.length > 0 ? { relayThrough: relays } : {}) })
 }
 
 /** Swarm options from the validated `hyperswarm` config section. */

@@ -23,6 +23,8 @@ export const TEST_LIMITS: ProxyLimits = {
   pubkeyMessagesPerSecond: 200,
   sessionLeaseMs: 30_000,
   messagesPerSecond: 200,
+  messageBurst: 400,
+  linkWaitMs: 5_000,
   pollIntervalMs: 100,
   pingIntervalMs: 30_000,
   shutdownGraceMs: 2_000,

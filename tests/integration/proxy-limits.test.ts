@@ -142,20 +142,24 @@ describe('proxy refusals, limits and bad input', function () {
     c.ws.close()
   })
 
-  it('refuses a flood beyond the queue bound with NOTICEs and serves what it admitted', async () => {
+  it('refuses a flood beyond the queue bound in kind (CLOSED rate-limited) and serves what it admitted', async () => {
     const c = await rawClient(stack.url(relayKey, stack.token(relayKey)))
     for (let i = 0; i < 40; i++) c.send(['REQ', `f${i}`, { kinds: [1] }])
-    // Every message gets exactly one answer: an EOSE when admitted, a NOTICE when refused.
+    // Every message gets exactly one answer: an EOSE when admitted, its CLOSED when refused.
     const isEose = (m: unknown) => Array.isArray(m) && m[0] === 'EOSE'
-    const answered = () => c.messages.filter((m) => isEose(m) || isNotice('rate-limited')(m)).length
+    const isRefused = (m: unknown) =>
+      Array.isArray(m) && m[0] === 'CLOSED' && String(m[2]).startsWith('rate-limited: ')
+    const answered = () => c.messages.filter((m) => isEose(m) || isRefused(m)).length
     let last = c.messages.length
     while (answered() < 40) {
       await c.next(() => c.messages.length > last)
       last = c.messages.length
     }
-    const refused = c.messages.filter(isNotice('rate-limited')).length
+    const refused = c.messages.filter(isRefused).length
     expect(refused).to.be.at.least(1)
     expect(c.messages.filter(isEose)).to.have.length(40 - refused)
+    const ids = c.messages.filter((m) => isEose(m) || isRefused(m)).map((m) => (m as string[])[1])
+    expect(new Set(ids).size).to.equal(40)
     c.send(['REQ', 'after', { kinds: [1] }])
     await c.next((m) => Array.isArray(m) && m[0] === 'EOSE' && m[1] === 'after')
     expect(

@@ -105,8 +105,11 @@ describe('proxy processes sharing Redis', function () {
     await changed
     const c = await rawClient(url(ports[1] as number, relayKey, token))
     c.send(['REQ', 's', { kinds: [1] }])
-    const answer = await c.next((m) => Array.isArray(m) && (m[0] === 'EOSE' || m[0] === 'NOTICE'))
-    expect(answer).to.deep.equal(['NOTICE', 'error: relay answered 404: relay not found'])
+    const answer = await c.next(
+      (m) => Array.isArray(m) && (m[0] === 'EOSE' || m[0] === 'NOTICE' || m[0] === 'CLOSED'),
+    )
+    // Answered in kind (issue 10.1): the REQ's own CLOSED, not a NOTICE.
+    expect(answer).to.deep.equal(['CLOSED', 's', 'error: relay answered 404: relay not found'])
     c.ws.close()
   })
 

@@ -1,0 +1,73 @@
+import type { Logger } from 'pino'
+import { bodyText } from '../shared/protocol/wire.js'
+import type { WorkerLink } from './worker-link.js'
+
+/** What the poller asks of its session. */
+export interface PollTarget {
+  /** The current link, or null while the session has none. */
+  link(): WorkerLink | null
+  /** True while polling makes sense: open subscriptions, session not closed. */
+  wantsOutput(): boolean
+  /** True while client messages are in flight (their answers carry output too). */
+  busy(): boolean
+  deliver(line: string): void
+  /** A poll failed on `link` with `err`. */
+  failed(err: unknown, link: WorkerLink): void
+}
+
+/**
+ * Legacy `GET /get/relay` polling for a session whose worker has no push:
+ * one timer at a time, never overlapping a poll or the session's own calls.
+ */
+export class SessionPoller {
+  readonly #intervalMs: number
+  readonly #target: PollTarget
+  readonly #logger: Logger
+  #timer: NodeJS.Timeout | null = null
+  #polling = false
+  #stopped = false
+
+  constructor(intervalMs: number, target: PollTarget, logger: Logger) {
+    this.#intervalMs = intervalMs
+    this.#target = target
+    this.#logger = logger
+  }
+
+  /** Arms the next poll unless one is armed or polling is not needed. */
+  schedule(): void {
+    if (this.#stopped || this.#timer !== null || !this.#target.wantsOutput()) return
+    const link = this.#target.link()
+    if (link === null || link.pushes) return
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      void this.#poll()
+    }, this.#intervalMs)
+  }
+
+  stop(): void {
+    this.#stopped = true
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timer = null
+  }
+
+  async #poll(): Promise<void> {
+    const link = this.#target.link()
+    if (this.#stopped || link === null || this.#polling || this.#target.busy()) {
+      return this.schedule()
+    }
+    this.#polling = true
+    try {
+      const res = await link.poll()
+      const messages: unknown =
+        res.statusCode === 200 && res.body !== null ? JSON.parse(bodyText(res.body)) : []
+      // Legacy polling hands back parsed arrays; each is re-serialised once here.
+      if (Array.isArray(messages)) for (const m of messages) this.#target.deliver(JSON.stringify(m))
+    } catch (err) {
+      if (err instanceof SyntaxError) this.#logger.debug({ err }, 'poll answer is not JSON')
+      else this.#target.failed(err, link)
+    } finally {
+      this.#polling = false
+    }
+    this.schedule()
+  }
+}
