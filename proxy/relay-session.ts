@@ -122,19 +122,19 @@ export class RelaySession {
       return
     }
     const expiresAt = this.identity.tokenPayload.expiresAt
-    if (typeof expiresAt === 'number') {
-      const delay = expiresAt - Date.now()
-      if (delay <= 0)
-        return this.close(CloseCode.FORBIDDEN, 'token expired', 'Error: token expired')
-      if (delay < MAX_TIMER_MS) {
-        this.#expiry = setTimeout(
-          () => this.close(CloseCode.FORBIDDEN, 'token expired', 'Error: token expired'),
-          delay,
-        )
-        this.#expiry.unref()
-      }
-    }
+    if (typeof expiresAt === 'number') this.#expireAt(expiresAt)
+    if (this.closed) return
     void this.#drive()
+  }
+
+  // Timers run on a monotonic clock and may fire a millisecond before the
+  // wall clock says expiresAt; re-arm for the rest rather than close early.
+  #expireAt(expiresAt: number): void {
+    const delay = expiresAt - Date.now()
+    if (delay <= 0) return this.close(CloseCode.FORBIDDEN, 'token expired', 'Error: token expired')
+    if (delay >= MAX_TIMER_MS) return
+    this.#expiry = setTimeout(() => this.#expireAt(expiresAt), delay)
+    this.#expiry.unref()
   }
 
   /** Ping tick: a socket that did not answer the last ping is dead. */
