@@ -72,6 +72,13 @@ function behindRouter(
  * port only in the "published, REACHABLE" row.
  */
 export function publishGateway(t: Topology, dhtPort: boolean): void {
+  // A deleted namespace frees its veth peers asynchronously: drop the core end first, so the
+  // name is free when the pair is made again ("RTNETLINK answers: File exists").
+  try {
+    t.core.ip('link', 'del', 'vgwa')
+  } catch {
+    // not there (first row)
+  }
   t.gateway.remove()
   t.gatewayRouter.remove()
   const gw = behindRouter(t.core, 'gw', 'gw', GATEWAY_PUBLIC, '198.19.1.1', GATEWAY_HOST)
