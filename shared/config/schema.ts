@@ -48,7 +48,7 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       'Comma-separated addresses or CIDR ranges whose X-Forwarded-For header is believed (Caddy in ' +
       'front; compose sets its fixed address). Client IPs drive per-IP limits. Empty (the default): ' +
       'no header is believed and every client is taken at its socket address.',
-    format: 'string-list',
+    format: 'address-list',
     default: [],
     env: 'GATEWAY_TRUSTED_PROXIES',
   },

@@ -72,13 +72,9 @@ function behindRouter(
  * port only in the "published, REACHABLE" row.
  */
 export function publishGateway(t: Topology, dhtPort: boolean): void {
-  // A deleted namespace frees its veth peers asynchronously: drop the core end first, so the
-  // name is free when the pair is made again ("RTNETLINK answers: File exists").
-  try {
-    t.core.ip('link', 'del', 'vgwa')
-  } catch {
-    // not there (first row)
-  }
+  // Deleting the core's veth end removes the pair at once; a deleted namespace's own
+  // devices go away asynchronously, too late for the next link of the same name.
+  if (t.core.ip('link', 'show').includes('vgwa@')) t.core.ip('link', 'del', 'vgwa')
   t.gateway.remove()
   t.gatewayRouter.remove()
   const gw = behindRouter(t.core, 'gw', 'gw', GATEWAY_PUBLIC, '198.19.1.1', GATEWAY_HOST)
