@@ -109,7 +109,9 @@ describe('link probe with a worker process (default pool policy)', function () {
         `${received.toFixed(2)} packets/s in (acks included)`,
     )
     expect(conn.state).to.equal('ready')
-    expect(sent).to.be.at.most(2)
-    expect(received).to.be.at.most(2)
+    // UDX packets, acknowledgements and any retransmits included (~1.8/s here when idle): one
+    // probe frame per second plus a health check every 5 s; a loaded machine adds retransmits.
+    expect(sent).to.be.at.most(3)
+    expect(received).to.be.at.most(3)
   })
 })
