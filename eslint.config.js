@@ -22,7 +22,7 @@ export default tseslint.config(
   },
   {
     // Entry points and test/bench harnesses are the edge: they may read the environment.
-    files: ['**/main.ts', 'tests/**', 'bench/**', 'scripts/**'],
+    files: ['**/main.ts', 'tests/**', 'bench/**', 'chaos/**', 'scripts/**', 'examples/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
 )

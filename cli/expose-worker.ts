@@ -10,16 +10,6 @@ import { WsRelayBackend } from '../shared/worker/ws-relay-backend.js'
 import { causeText } from './admin-client.js'
 import { CliError, ExitCode } from './cli-error.js'
 
-/**
- * How a worker reaches the gateway besides announcing itself on the DHT (where the gateway dials
- * it). The dial-out link (kit workers dialling the gateway's published key) plugs in here.
- */
-export type GatewayLinker = (link: {
-  swarm: Hyperswarm
-  host: RelayHost
-  registered: RegisterResult
-}) => Promise<{ close(): Promise<void> }>
-
 /** Options of {@link ExposeWorker}. */
 export interface ExposeWorkerOptions {
   relayUrl: string
@@ -35,7 +25,8 @@ export interface ExposeWorkerOptions {
   seed?: Buffer
   logger: Logger
   progress: (line: string) => void
-  linkToGateway?: GatewayLinker
+  /** Dial out to the gateway nodes the registrar publishes (default true). */
+  dialOut?: boolean
 }
 
 /** What {@link ExposeWorker.start} found. */
@@ -59,7 +50,6 @@ export class ExposeWorker {
   readonly #o: ExposeWorkerOptions
   #swarm: Hyperswarm | null = null
   #host: RelayHost | null = null
-  #link: { close(): Promise<void> } | null = null
   #registered = false
   #unregistered = false
   #closing: Promise<void> | null = null
@@ -125,6 +115,7 @@ export class ExposeWorker {
       ],
     })
     await this.#host.start()
+    this.#assertRunning()
     o.progress(`registering relay ${o.relayKey} (worker ${this.#host.publicKey.slice(0, 16)}…) ...`)
     let registered: RegisterResult
     try {
@@ -145,9 +136,14 @@ export class ExposeWorker {
       )
     }
     this.#registered = true
+    this.#assertRunning()
     this.client.startRenewal()
-    if (o.linkToGateway !== undefined) {
-      this.#link = await o.linkToGateway({ swarm: this.#swarm, host: this.#host, registered })
+    // Besides announcing on the DHT (the gateway dials in), keep links out to the gateway's
+    // nodes when it publishes them: then this worker's own NAT never has to accept anything.
+    const targets = registered.gateway
+    if (o.dialOut !== false && targets !== undefined && targets.gatewayKeys.length > 0) {
+      o.progress(`dialling out to ${targets.gatewayKeys.length} gateway node(s) ...`)
+      this.#host.dialGateways(targets)
     }
     const token = await this.client.issueToken(o.relayKey, {
       ...(o.tokenTtlSeconds === undefined ? {} : { ttlSeconds: o.tokenTtlSeconds }),
@@ -163,6 +159,13 @@ export class ExposeWorker {
     }
   }
 
+  // Stopped (SIGINT) while starting: go no further; close() undoes what was done.
+  #assertRunning(): void {
+    if (this.#closing !== null) {
+      throw new CliError(ExitCode.OK, 'stopped', 'stopped before the relay was online')
+    }
+  }
+
   /** Unregisters (when registered), then closes host, swarm and backend. Idempotent. */
   close(): Promise<{ unregistered: boolean }> {
     this.#closing ??= (async () => {
@@ -175,7 +178,6 @@ export class ExposeWorker {
         }
       }
       await this.client.close()
-      await this.#link?.close()
       await this.#host?.close()
       this.backend.close()
       await this.#swarm?.destroy()

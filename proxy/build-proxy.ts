@@ -39,6 +39,8 @@ export function buildProxy(
     logger: deps.logger.child({ component: 'pool' }),
     registry: deps.registry,
     ...peerPoolOptions(config),
+    // Retry a failed punch through the configured relays and the one this node offers.
+    relays: node.relayKeys,
   })
   const proxy = new ProxyServer({
     ...proxyServerOptions(config),

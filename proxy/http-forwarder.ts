@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
-import { GatewayError } from '../shared/errors.js'
+import { ErrorCode, GatewayError, wireCode } from '../shared/errors.js'
 import { isSecretParam } from '../shared/log/redact-query.js'
 import type { Headers } from '../shared/protocol/wire.js'
 import { bodyBytes } from '../shared/protocol/wire.js'
@@ -74,7 +74,7 @@ export class HttpForwarder {
       return send(
         res,
         405,
-        { error: 'method not allowed', code: 'method_not_allowed' },
+        { error: 'method not allowed', code: wireCode(ErrorCode.METHOD_NOT_ALLOWED) },
         { allow: 'GET, HEAD' },
       )
     }
@@ -83,7 +83,7 @@ export class HttpForwarder {
       (route === 'drive' && parts.length !== 3) ||
       (route === 'pfp' && (parts.length < 2 || parts.length > 3))
     ) {
-      return send(res, 404, { error: 'not found', code: 'not_found' })
+      return send(res, 404, { error: 'not found', code: wireCode(ErrorCode.NOT_FOUND) })
     }
     const url = req.url ?? pathname
     const query = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '')
@@ -94,7 +94,7 @@ export class HttpForwarder {
     if (registration === null) {
       const error =
         route === 'pfp' ? 'name the relay: /pfp/<relay>/<file> or ?relay=<relay>' : 'relay unknown'
-      return send(res, 404, { error, code: 'relay_unknown' })
+      return send(res, 404, { error, code: wireCode(ErrorCode.RELAY_UNKNOWN) })
     }
     const headers: Headers = {}
     for (const name of FORWARDED) {
@@ -132,7 +132,10 @@ export class HttpForwarder {
       }
     }
     this.#o.metrics.httpForwards.inc({ route, status: 'failed' })
-    send(res, 502, { error: `no worker could serve this (${lastError})`, code: 'bad_gateway' })
+    send(res, 502, {
+      error: `no worker could serve this (${lastError})`,
+      code: wireCode(ErrorCode.BAD_GATEWAY),
+    })
   }
 
   async #avatarRelay(

@@ -6,15 +6,16 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { WebSocketServer } from 'ws'
 import type { WebSocket } from 'ws'
-import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
+import { ErrorCode, wireCode } from '../shared/errors.js'
 import { notReadyBody, readyBody } from '../shared/health/ready-body.js'
+import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
 import type { GatewayStore } from '../shared/store/gateway-store.js'
 import { RedisStore } from '../shared/store/redis-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import { CloseCode } from './close-codes.js'
 import { HttpForwarder, send } from './http-forwarder.js'
 import { ProxyMetrics } from './proxy-metrics.js'
-import { RegistrationCache } from './registration-cache.js'
+import { RegistrationCache, resolveFirst } from './registration-cache.js'
 import { relayInfo } from './relay-info.js'
 import { relayPage } from './relay-page.js'
 import { RelaySession } from './relay-session.js'
@@ -82,8 +83,8 @@ export class ProxyServer {
   readonly #limits: SenderLimits
   readonly #forwarder: HttpForwarder
   readonly #ctx: SessionContext
-  #starting: Promise<AddressInfo> | null = null
   readonly #health: GatewayHealthView
+  #starting: Promise<AddressInfo> | null = null
   #closing: Promise<void> | null = null
 
   constructor(opts: ProxyServerOptions) {
@@ -221,10 +222,14 @@ export class ProxyServer {
         admission = { ok: false, code: CloseCode.INTERNAL, reason: 'internal error' }
       }
     }
-    if (socket.destroyed) {
-      if (admission.ok) admission.slot.release()
-      return
+    if (admission.ok) {
+      // Whatever happens next (a handshake ws aborts, a session that never starts, a
+      // normal close), the socket closes once, and then the session's slot is free.
+      const { slot } = admission
+      socket.once('close', () => slot.release())
+      if (socket.destroyed) slot.release()
     }
+    if (socket.destroyed) return
     // Legacy clients read the refusal from the close code, so complete the upgrade first.
     this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       // From the first moment: a refused or 1013 socket still parses what the client sends,
@@ -238,8 +243,6 @@ export class ProxyServer {
         return
       }
       const session = new RelaySession(ws, admission.identity, this.#ctx)
-      const { slot } = admission
-      ws.once('close', () => slot.release())
       this.sessions.add(session)
       this.#log.debug(
         {
@@ -274,7 +277,7 @@ export class ProxyServer {
         send(
           res,
           503,
-          { error: 'temporarily unavailable', code: 'unavailable' },
+          { error: 'temporarily unavailable', code: wireCode(ErrorCode.UNAVAILABLE) },
           { 'retry-after': '5' },
         )
       else res.destroy()
@@ -298,12 +301,10 @@ export class ProxyServer {
 
   async #relayDocument(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = req.method === 'GET' || req.method === 'HEAD' ? relayTarget(req) : null
-    let registration = null
-    for (const id of target?.identifiers ?? []) {
-      registration = await this.#cache.resolve(id)
-      if (registration !== null) break
+    const registration = await resolveFirst(this.#cache, target?.identifiers ?? [])
+    if (registration === null) {
+      return send(res, 404, { error: 'not found', code: wireCode(ErrorCode.NOT_FOUND) })
     }
-    if (registration === null) return send(res, 404, { error: 'not found', code: 'not_found' })
     const accept = req.headers.accept ?? ''
     const doc = await relayInfo(registration, this.#o.pool, {
       software: 'hypertuna-gateway',

@@ -153,3 +153,18 @@ export class RegistrationCache extends EventEmitter {
 function live(reg: Registration | null, now: number): Registration | null {
   return reg !== null && reg.expiresAt > now ? reg : null
 }
+
+/**
+ * The registration of the first of `identifiers` (a request's candidates, in order) that names
+ * a live relay.
+ */
+export async function resolveFirst(
+  cache: Pick<RegistrationCache, 'resolve'>,
+  identifiers: readonly string[],
+): Promise<Registration | null> {
+  for (const id of identifiers) {
+    const registration = await cache.resolve(id)
+    if (registration !== null) return registration
+  }
+  return null
+}

@@ -1,17 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import type { WebSocket } from 'ws'
 import { ErrorCode, GatewayError } from '../shared/errors.js'
-import type { Body, RelayResponse } from '../shared/protocol/wire.js'
-import { bodyText } from '../shared/protocol/wire.js'
+import type { RelayResponse } from '../shared/protocol/wire.js'
 import type { PeerState } from '../shared/swarm/select-peer.js'
+import { ClientOutput } from './client-output.js'
 import { CloseCode } from './close-codes.js'
 import { MessageQueue } from './message-queue.js'
 import { MessageRate } from './message-rate.js'
-import type { DeliveryMode, LimitName } from './proxy-metrics.js'
+import type { LimitName } from './proxy-metrics.js'
 import { refusal } from './refusal.js'
-import type { RefusalPrefix } from './refusal.js'
 import type { SessionContext, SessionIdentity } from './session-context.js'
-import { corked } from './corked-socket.js'
 import { SessionPoller } from './session-poller.js'
 import { SubscriptionBook } from './subscription-book.js'
 import { findLink } from './find-link.js'
@@ -54,6 +52,7 @@ export class RelaySession {
   readonly #queue = new MessageQueue()
   readonly #rate: MessageRate
   readonly #poller: SessionPoller
+  readonly #out: ClientOutput
   #state: SessionState = 'starting'
   #link: WorkerLink | null = null
   #moveReason: string | null = null
@@ -68,13 +67,16 @@ export class RelaySession {
     const { limits } = ctx
     this.#subs = new SubscriptionBook(limits.maxSubscriptions)
     this.#rate = new MessageRate(limits.messagesPerSecond, limits.messageBurst)
+    this.#out = new ClientOutput(ws, this.#subs, ctx.metrics, limits.maxBufferedBytes, () =>
+      this.close(CloseCode.POLICY, 'client too slow'),
+    )
     this.#poller = new SessionPoller(
       limits.pollIntervalMs,
       {
         link: () => this.#link,
         wantsOutput: () => this.#subs.size > 0 && this.#state !== 'closed',
         busy: () => this.#driving,
-        deliver: (line) => this.#send(line, 'poll'),
+        deliver: (line) => this.#out.line(line, 'poll'),
         failed: (err, link) => {
           if (isRetryable(err) && link === this.#link) this.#requestMove((err as Error).message)
           else ctx.logger.debug({ err }, 'poll failed')
@@ -149,7 +151,7 @@ export class RelaySession {
 
   /** A line the worker pushed for this session's connectionKey. */
   deliver(line: string): void {
-    this.#send(line, 'push')
+    this.#out.line(line, 'push')
   }
 
   /**
@@ -201,18 +203,19 @@ export class RelaySession {
     metrics.messagesIn.inc()
     metrics.bytesIn.inc(data.length)
     this.#ctx.registry.countUsage(this.identity.tokenId, 1, data.length)
-    if (isBinary) return this.#notice('invalid: binary frames are not Nostr messages')
+    if (isBinary) return this.#out.notice('invalid: binary frames are not Nostr messages')
     const text = data.toString('utf8')
     let message: unknown
     try {
       message = JSON.parse(text)
     } catch {
-      return this.#notice('invalid: message is not JSON')
+      return this.#out.notice('invalid: message is not JSON')
     }
     if (!Array.isArray(message) || typeof message[0] !== 'string') {
-      return this.#notice('invalid: message must be a JSON array starting with a verb')
+      return this.#out.notice('invalid: message must be a JSON array starting with a verb')
     }
-    if (this.#state === 'draining') return this.#refuse(message, 'error', 'gateway shutting down')
+    if (this.#state === 'draining')
+      return this.#out.refuse(message, 'error', 'gateway shutting down')
     const person = this.identity.pubkey
     if (person !== null && this.#ctx.allowPersonMessage?.(person) === false) {
       return this.#limit('pubkey_message_rate', message, 'too many messages from this user')
@@ -220,7 +223,7 @@ export class RelaySession {
     const [verb, subId] = message as unknown[]
     const names = (verb === 'REQ' || verb === 'COUNT') && typeof subId === 'string'
     if (names && subId.length > MAX_SUBSCRIPTION_ID_LENGTH) {
-      return this.#refuse(message, 'invalid', 'subscription id longer than 64 characters')
+      return this.#out.refuse(message, 'invalid', 'subscription id longer than 64 characters')
     }
     if (!this.#rate.take()) {
       return this.#limit('message_rate', message, 'too many messages per second; slow down')
@@ -283,10 +286,10 @@ export class RelaySession {
     for (const result of results) {
       if (this.#state === 'closed') return
       if (result.status === 'fulfilled') {
-        this.#relay((this.#queue.shift() as { message: unknown[] }).message, result.value)
+        this.#out.answer((this.#queue.shift() as { message: unknown[] }).message, result.value)
       } else if (!isRetryable(result.reason) || this.#state === 'draining') {
         const q = this.#queue.shift() as { message: unknown[] }
-        this.#refuse(q.message, 'error', (result.reason as Error).message, true)
+        this.#out.refuse(q.message, 'error', (result.reason as Error).message, true)
       } else {
         // This message and the rest of the batch stay queued for the next worker.
         if (this.#state === 'open') this.#state = 'moving'
@@ -349,72 +352,19 @@ export class RelaySession {
     this.#ctx.registry.linked(this, old?.key ?? null, link?.key ?? null)
   }
 
-  #relay(message: unknown[], res: RelayResponse): void {
-    if (res.statusCode !== 200) {
-      this.#refuse(message, 'error', `relay answered ${res.statusCode}${errorText(res.body)}`, true)
-      return
-    }
-    this.#sendLines(res.body)
-  }
-
   #relayReplay(req: string, res: RelayResponse): void {
-    if (res.statusCode === 200) return this.#sendLines(res.body)
-    this.#relay(JSON.parse(req) as unknown[], res)
-  }
-
-  #sendLines(body: Body): void {
-    const text = bodyText(body)
-    if (text.length === 0) return
-    // One write for the whole answer, not one per line (corked-socket.ts).
-    corked(this.#ws, () => {
-      let from = 0
-      while (from < text.length && this.#state !== 'closed') {
-        let to = text.indexOf('\n', from)
-        if (to === -1) to = text.length
-        if (to > from) this.#send(text.slice(from, to), 'response')
-        from = to + 1
-      }
-    })
-  }
-
-  #send(line: string, mode: DeliveryMode): void {
-    if (this.#state === 'closed') return
-    if (!this.#subs.admit(line)) return
-    const ws = this.#ws
-    if (ws.bufferedAmount > this.#ctx.limits.maxBufferedBytes) {
-      this.#ctx.metrics.limitHit('slow_client')
-      this.close(CloseCode.POLICY, 'client too slow')
-      return
-    }
-    ws.send(line)
-    const m = this.#ctx.metrics
-    m.messagesOut.inc()
-    m.bytesOut.inc(line.length)
-    m.delivered(mode)
-  }
-
-  #notice(text: string): void {
-    if (this.#state === 'closed' || this.#ws.readyState !== this.#ws.OPEN) return
-    this.#ws.send(JSON.stringify(['NOTICE', text]))
-  }
-
-  // `forwarded`: the worker saw the message, so a CLOSED also ends the
-  // subscription in the book; a refusal at admission never touches it.
-  #refuse(message: unknown[], prefix: RefusalPrefix, text: string, forwarded = false): void {
-    if (this.#state === 'closed' || this.#ws.readyState !== this.#ws.OPEN) return
-    const line = refusal(message, prefix, text)
-    if (forwarded) this.#subs.admit(line)
-    this.#ws.send(line)
+    this.#out.answer(res.statusCode === 200 ? [] : (JSON.parse(req) as unknown[]), res)
   }
 
   #limit(limit: LimitName, message: unknown[], text: string): void {
     this.#ctx.metrics.limitHit(limit)
-    this.#refuse(message, 'rate-limited', text)
+    this.#out.refuse(message, 'rate-limited', text)
   }
 
   #finish(code: number, reason: string): void {
     if (this.#state === 'closed') return
     this.#state = 'closed'
+    this.#out.stop()
     if (this.#expiry !== null) clearTimeout(this.#expiry)
     this.#expiry = null
     this.#poller.stop()
@@ -442,14 +392,4 @@ export class RelaySession {
 
 function isRetryable(err: unknown): boolean {
   return err instanceof GatewayError && RETRYABLE.has(err.code)
-}
-
-function errorText(body: Body): string {
-  if (body === null) return ''
-  try {
-    const parsed = JSON.parse(bodyText(body)) as { error?: unknown }
-    return typeof parsed.error === 'string' ? `: ${parsed.error.slice(0, 200)}` : ''
-  } catch {
-    return ''
-  }
 }

@@ -6,6 +6,7 @@ import { isTokenRevoked } from '../shared/store/gateway-store.js'
 import { clientAddress } from './client-address.js'
 import { CloseCode } from './close-codes.js'
 import type { ProxyMetrics } from './proxy-metrics.js'
+import { resolveFirst } from './registration-cache.js'
 import type { RegistrationCache } from './registration-cache.js'
 import { relayTarget } from './relay-target.js'
 import type { SessionIdentity } from './relay-session.js'
@@ -68,11 +69,7 @@ export class SessionGate {
       metrics.tokenRejected(verdict.reason)
       return refuse(CloseCode.FORBIDDEN, `token ${verdict.reason}`)
     }
-    let registration = null
-    for (const id of target.identifiers) {
-      registration = await this.#o.cache.resolve(id)
-      if (registration !== null) break
-    }
+    const registration = await resolveFirst(this.#o.cache, target.identifiers)
     if (registration === null) return refuse(CloseCode.NOT_FOUND, 'relay unknown')
     const bound = verdict.payload.relayKey
     if (

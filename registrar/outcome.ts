@@ -17,3 +17,22 @@ export function isStoreDown(err: unknown): err is GatewayError {
     (err.code === ErrorCode.STORE_UNAVAILABLE || err.code === ErrorCode.STORE_CLOSED)
   )
 }
+
+/**
+ * Runs `run` and reports its outcome to `record` once: `ok`, or the code of what it threw (which
+ * is rethrown). Every route's counters go through here, so none is counted twice or forgotten.
+ */
+export async function countOutcome<T>(
+  record: (outcome: OutcomeLabel) => void,
+  run: () => Promise<T>,
+): Promise<T> {
+  let result: T
+  try {
+    result = await run()
+  } catch (err) {
+    record(outcomeOf(err))
+    throw err
+  }
+  record('ok')
+  return result
+}

@@ -18,7 +18,7 @@ import {
 } from '../shared/registrar-api/signed-request.js'
 import type { Registration, RelayMetadata } from '../shared/store/gateway-store.js'
 import { HttpError, relayNotFound } from './http-error.js'
-import { outcomeOf } from './outcome.js'
+import { countOutcome } from './outcome.js'
 import type { SignedRoute } from './registrar-metrics.js'
 import { parseWith, requireSecret, singleHeader } from './route-context.js'
 import type { RouteContext } from './route-context.js'
@@ -43,13 +43,15 @@ export function registerRelayRoutes(app: FastifyInstance, context: RouteContext)
   const warnedLegacy = new Set<string>()
 
   app.post('/api/relays', async (request, reply) => {
-    try {
-      await register(context, request.body, request.log)
-      context.metrics.registrations.inc({ outcome: 'accepted', reason: 'ok' })
-    } catch (err) {
-      context.metrics.registrations.inc({ outcome: 'rejected', reason: outcomeOf(err) })
-      throw err
-    }
+    await countOutcome(
+      (outcome) =>
+        context.metrics.registrations.inc(
+          outcome === 'ok'
+            ? { outcome: 'accepted', reason: 'ok' }
+            : { outcome: 'rejected', reason: outcome },
+        ),
+      () => register(context, request.body, request.log),
+    )
     reply.header(REGISTRATION_TTL_HEADER, String(context.registrationTtlSeconds))
     // Where clients reach the gateway, so a worker can print its share URL.
     reply.header(PUBLIC_URL_HEADER, publicUrlOf(context, request))
@@ -77,16 +79,14 @@ export function registerRelayRoutes(app: FastifyInstance, context: RouteContext)
       request.headers[SignedHeader.NONCE] !== undefined ||
       request.headers[SignedHeader.ISSUED_AT] !== undefined
     const form = replayProof ? 'signed' : 'legacy'
-    try {
-      if (replayProof) await signedDelete(context, request)
-      else await legacyDelete(context, request, warnedLegacy)
-      context.metrics.deletes.inc({ form, outcome: 'ok' })
-      if (!replayProof) context.metrics.legacyDeletes.inc({ outcome: 'ok' })
-    } catch (err) {
-      context.metrics.deletes.inc({ form, outcome: outcomeOf(err) })
-      if (!replayProof) context.metrics.legacyDeletes.inc({ outcome: outcomeOf(err) })
-      throw err
-    }
+    await countOutcome(
+      (outcome) => {
+        context.metrics.deletes.inc({ form, outcome })
+        if (!replayProof) context.metrics.legacyDeletes.inc({ outcome })
+      },
+      () =>
+        replayProof ? signedDelete(context, request) : legacyDelete(context, request, warnedLegacy),
+    )
     return OK
   })
 }
@@ -124,7 +124,9 @@ async function register(context: RouteContext, body: unknown, log: FastifyBaseLo
   await context.store
     .putRegistration(registration, context.registrationTtlSeconds, { exclusiveAlias: true })
     .catch((err: unknown) => {
-      throw err instanceof GatewayError && err.code === ErrorCode.ALIAS_TAKEN ? pathTaken() : err
+      // The store's refusal, in the registrar's words (status, message).
+      const taken = err instanceof GatewayError && err.code === ErrorCode.GATEWAY_PATH_TAKEN
+      throw taken ? pathTaken() : err
     })
   log.info(
     {

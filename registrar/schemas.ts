@@ -113,6 +113,12 @@ export const tokenIssueSchema = z.strictObject({
   nonce,
   issuedAt,
   ttl: ttl.optional(),
+  // A per-user token: the person (Nostr pubkey) and the worker's credential for them.
+  pubkey: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters')
+    .optional(),
+  relayAuthToken: z.string().min(1).max(2048).optional(),
   signature,
 })
 

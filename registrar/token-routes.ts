@@ -6,7 +6,7 @@ import { RegistrarErrorCode } from '../shared/registrar-api/registrar-error-code
 import { verifySignedRequest } from '../shared/registrar-api/signed-request.js'
 import { isTokenRevoked } from '../shared/store/gateway-store.js'
 import { HttpError, relayNotFound } from './http-error.js'
-import { outcomeOf } from './outcome.js'
+import { countOutcome } from './outcome.js'
 import type { TokenOperation } from './registrar-metrics.js'
 import { parseWith, requireSecret } from './route-context.js'
 import type { RouteContext } from './route-context.js'
@@ -22,25 +22,27 @@ export interface IssuedToken {
   issuedAt: number
   expiresAt: number
   seq: number
+  /** Present on a per-user token: the person it names. */
+  pubkey?: string
+}
+
+/** Who a per-user token is for; empty for a share link. */
+interface Person {
+  pubkey?: string
+  relayAuthToken?: string
 }
 
 /**
  * Registers the worker-signed token lifecycle under `/api/relays/:relayKey/tokens`: issue,
  * refresh and revoke. Tokens are legacy-format client tokens (docs/protocol.md section 5) with an
  * extra `seq`, so the proxy verifies them like worker-minted ones and revocation can cut off
- * every token issued before it.
+ * every token issued before it. An issue request may name a person (`pubkey`) and the worker's
+ * credential for them (`relayAuthToken`), as later Hypertuna versions mint per-user tokens; a
+ * refresh keeps both.
  */
 export function registerTokenRoutes(app: FastifyInstance, context: RouteContext): void {
-  const counted = async <T>(kind: TokenOperation, run: () => Promise<T>): Promise<T> => {
-    try {
-      const result = await run()
-      context.metrics.tokenOperations.inc({ kind, outcome: 'ok' })
-      return result
-    } catch (err) {
-      context.metrics.tokenOperations.inc({ kind, outcome: outcomeOf(err) })
-      throw err
-    }
-  }
+  const counted = <T>(kind: TokenOperation, run: () => Promise<T>): Promise<T> =>
+    countOutcome((outcome) => context.metrics.tokenOperations.inc({ kind, outcome }), run)
 
   app.post('/api/relays/:relayKey/tokens', (request: TokenRequest) =>
     counted('issue', async () => {
@@ -48,7 +50,16 @@ export function registerTokenRoutes(app: FastifyInstance, context: RouteContext)
       const body = await authenticate(context, secret, request, tokenIssueSchema)
       const ttlSeconds = tokenTtl(context, body.ttl)
       await requireRegistration(context, body.relayKey)
-      return issueLogged(context, request, secret, body.relayKey, ttlSeconds, 'token issued')
+      const person = personOf(body)
+      return issueLogged(
+        context,
+        request,
+        secret,
+        body.relayKey,
+        ttlSeconds,
+        person,
+        'token issued',
+      )
     }),
   )
 
@@ -62,7 +73,16 @@ export function registerTokenRoutes(app: FastifyInstance, context: RouteContext)
       if (isTokenRevoked(await context.store.getTokenState(body.relayKey), old)) {
         throw new HttpError(403, RegistrarErrorCode.TOKEN_REVOKED, 'the token was revoked')
       }
-      return issueLogged(context, request, secret, body.relayKey, ttlSeconds, 'token refreshed')
+      const person = personOf(old)
+      return issueLogged(
+        context,
+        request,
+        secret,
+        body.relayKey,
+        ttlSeconds,
+        person,
+        'token refreshed',
+      )
     }),
   )
 
@@ -150,17 +170,38 @@ function checkToken(
   )
 }
 
+// Only well-formed person fields pass: a legacy token's stray `pubkey` is not carried over.
+function personOf(fields: { pubkey?: unknown; relayAuthToken?: unknown }): Person {
+  const person: Person = {}
+  if (typeof fields.pubkey === 'string' && /^[0-9a-f]{64}$/.test(fields.pubkey)) {
+    person.pubkey = fields.pubkey
+  }
+  if (typeof fields.relayAuthToken === 'string' && fields.relayAuthToken !== '') {
+    person.relayAuthToken = fields.relayAuthToken
+  }
+  return person
+}
+
 async function issue(
   context: RouteContext,
   secret: string,
   relayKey: string,
   ttlSeconds: number,
+  person: Person,
 ): Promise<IssuedToken> {
   const seq = await context.store.nextTokenSeq(relayKey)
   const issuedAt = context.now()
   const expiresAt = issuedAt + ttlSeconds * 1000
-  const token = issueClientToken(secret, { relayKey, issuedAt, expiresAt, extra: { seq } })
-  return { status: 'ok', token, issuedAt, expiresAt, seq }
+  const token = issueClientToken(secret, {
+    relayKey,
+    issuedAt,
+    expiresAt,
+    extra: { seq },
+    ...person,
+  })
+  const issued: IssuedToken = { status: 'ok', token, issuedAt, expiresAt, seq }
+  if (person.pubkey !== undefined) issued.pubkey = person.pubkey
+  return issued
 }
 
 async function requireRegistration(context: RouteContext, relayKey: string): Promise<void> {
@@ -173,9 +214,14 @@ async function issueLogged(
   secret: string,
   relayKey: string,
   ttlSeconds: number,
+  person: Person,
   what: string,
 ): Promise<IssuedToken> {
-  const issued = await issue(context, secret, relayKey, ttlSeconds)
-  request.log.info({ relayKey, seq: issued.seq, ttlSeconds, decision: 'accepted' }, what)
+  const issued = await issue(context, secret, relayKey, ttlSeconds, person)
+  // The pubkey is public; the worker's credential is a secret and never logged.
+  request.log.info(
+    { relayKey, seq: issued.seq, ttlSeconds, pubkey: person.pubkey, decision: 'accepted' },
+    what,
+  )
   return issued
 }

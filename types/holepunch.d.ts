@@ -84,6 +84,10 @@ declare module 'hyperdht' {
     userData: unknown
     destroyed: boolean
     setKeepAlive(ms: number): void
+    /** Writes one empty frame. */
+    sendKeepAlive(): void
+    /** Resolves once everything written so far is acknowledged by the remote transport. */
+    flush(): Promise<boolean>
   }
   export interface DhtServer extends EventEmitter {
     listen(keyPair?: KeyPair): Promise<void>
@@ -104,6 +108,7 @@ declare module 'hyperdht' {
   export default class HyperDHT extends EventEmitter {
     constructor(opts?: DhtOptions)
     static keyPair(seed?: Buffer): KeyPair
+    static bootstrapper(port: number, host: string, opts?: DhtOptions): HyperDHT
     defaultKeyPair: KeyPair
     destroyed: boolean
     ready(): Promise<void>
@@ -160,7 +165,8 @@ declare module 'hyperswarm' {
     keyPair?: KeyPair
     seed?: Buffer
     maxPeers?: number
-    relayThrough?: Buffer | Buffer[] | null
+    relayThrough?:
+      Buffer | Buffer[] | null | ((force: boolean, swarm: Hyperswarm) => Buffer | Buffer[] | null)
     firewall?: (remotePublicKey: Buffer, payload: unknown) => boolean
   }
   export default class Hyperswarm extends EventEmitter {

@@ -6,7 +6,7 @@ export type { Registration, RelayMetadata } from '../registrar-api/registration.
 
 /** Options of {@link GatewayStore.putRegistration}. */
 export interface PutRegistrationOptions {
-  /** Refuse (ALIAS_TAKEN) rather than take a gatewayPath another live relay holds. */
+  /** Refuse (GATEWAY_PATH_TAKEN) rather than take a gatewayPath another live relay holds. */
   exclusiveAlias?: boolean
 }
 
@@ -76,7 +76,7 @@ export interface GatewayStore {
    * Stores (or replaces) a registration for `ttlSeconds`, with its gatewayPath alias, and
    * announces it. With `exclusiveAlias` the alias claim is atomic: when another live relay
    * (whose registration still names that path) holds it, nothing is written and it rejects with
-   * GatewayError `ALIAS_TAKEN`; of concurrent claims exactly one wins. Without it the newest
+   * GatewayError `GATEWAY_PATH_TAKEN`; of concurrent claims exactly one wins. Without it the newest
    * write takes the alias.
    */
   putRegistration(
@@ -134,7 +134,7 @@ export function isTokenRevoked(
 
 /** The refusal of {@link GatewayStore.putRegistration} for a gatewayPath another relay holds. */
 export function aliasTaken(path: string | null): GatewayError {
-  return new GatewayError(ErrorCode.ALIAS_TAKEN, 'another relay holds this gatewayPath', {
+  return new GatewayError(ErrorCode.GATEWAY_PATH_TAKEN, 'another relay holds this gatewayPath', {
     details: { gatewayPath: path },
   })
 }

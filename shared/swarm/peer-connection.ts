@@ -7,9 +7,9 @@ import type { OutgoingRequest } from '../protocol/relay-channel.js'
 import type { JsonObject, RelayResponse } from '../protocol/wire.js'
 import { backoffDelay } from '../retry/backoff.js'
 import type { BackoffOptions } from '../retry/backoff.js'
-import type { PoolMetrics, RequestOutcome } from './pool-metrics.js'
-import { routeClass } from './pool-metrics.js'
-import type { PeerLease } from './peer-lease.js'
+import { LinkProbe } from './link-probe.js'
+import { dialErrorCode, ewma, relayWorthy, routeClass } from './peer-stats.js'
+import type { LinkLoss, PeerStats, RequestOutcome } from './peer-stats.js'
 import type { PeerState } from './select-peer.js'
 
 /** Timings and policy shared by every pooled peer. */
@@ -22,8 +22,12 @@ export interface PeerPolicy {
   unhealthyAfter: number
   /** Consecutive failed health checks before the connection is dropped. */
   downAfter: number
-  /** Longest wait for a dial plus channel handshake. */
+  /** Longest wait for one dial attempt plus channel handshake. */
   openTimeoutMs: number
+  /** Pause between link probes (one empty frame each), ms. */
+  probeIntervalMs: number
+  /** A probe the peer's transport has not acknowledged by then drops the link, ms. */
+  probeTimeoutMs: number
   backoff: BackoffOptions
   /** Announce ourselves with `POST /identify-gateway` on open. */
   identify: boolean
@@ -31,36 +35,64 @@ export interface PeerPolicy {
 
 /** What a connection needs from its pool. */
 export interface PeerHost {
-  dial(publicKey: Buffer): NoiseSecretStream
+  /** Starts one dial; `relayed` routes it through one of the configured blind relays. */
+  dial(publicKey: Buffer, relayed: boolean): NoiseSecretStream
+  /** Blind relays are configured, so a failed punch can be retried through one. */
+  readonly canRelay: boolean
   readonly gatewayKeyHex: string
   readonly logger: Logger
-  readonly metrics: PoolMetrics
-  addBytes(received: number, sent: number): void
 }
 
-const EWMA_ALPHA = 0.2
+type MutableStats = { -readonly [K in keyof PeerStats]: PeerStats[K] }
+
+interface RawCounters {
+  bytesReceived?: number
+  bytesTransmitted?: number
+  packetsReceived?: number
+  packetsTransmitted?: number
+}
 
 /**
- * One peer's connection lifecycle: dial, channel handshake, health checks,
- * latency estimate, reconnect with backoff. Owned by a PeerPool.
+ * One peer's link lifecycle: dial (direct, then through a blind relay when
+ * punching fails) or adopt the peer's own inbound link, channel handshake,
+ * link probe, health checks, reconnect with backoff. Owned by a PeerPool. It
+ * exposes read-only {@link stats} and events; metrics adapters subscribe.
  *
- * Events: `state` (state, previous), `wsframe` (frame), `telemetry` (object).
+ * Events: `state` (state, previous), `dial` (outcome, code, relayed),
+ * `request` (route, outcome, seconds | null), `health` (ok, rttMs | null),
+ * `link-lost` (reason), `protocol-error` (err), `wsframe` (frame),
+ * `telemetry` (object).
  */
 export class PeerConnection extends EventEmitter {
   readonly key: string
   readonly publicKey: Buffer
-  state: PeerState = 'down'
-  latencyMs: number | null = null
-  inflight = 0
-  lastUsed = Date.now()
-  /** Live leases (see PeerPool.lease); the pool keeps the connection while any exist. */
-  readonly leases = new Set<PeerLease>()
   readonly #policy: PeerPolicy
   readonly #host: PeerHost
+  readonly #stats: MutableStats = {
+    state: 'down',
+    inflight: 0,
+    serviceMs: null,
+    healthRttMs: null,
+    requests: 0,
+    requestFailures: 0,
+    healthOk: 0,
+    healthFailed: 0,
+    dials: 0,
+    dialFailures: 0,
+    inbound: false,
+    relayed: false,
+    bytesReceived: 0,
+    bytesSent: 0,
+    lastUsedAt: Date.now(),
+  }
   #stream: NoiseSecretStream | null = null
+  /** An inbound link waiting to replace the open one once its channel opens. */
+  #incoming: NoiseSecretStream | null = null
   #channel: RelayChannel | null = null
+  #probe: LinkProbe | null = null
   #attempt = 0
   #failures = 0
+  #preferRelay = false
   #healthTimer: NodeJS.Timeout | null = null
   #retryTimer: NodeJS.Timeout | null = null
   #checking = false
@@ -75,9 +107,23 @@ export class PeerConnection extends EventEmitter {
     this.#host = host
   }
 
-  /** Sessions routed here: one per live lease. */
-  get sessions(): number {
-    return this.leases.size
+  get state(): PeerState {
+    return this.#stats.state
+  }
+
+  /** Requests awaiting an answer. */
+  get inflight(): number {
+    return this.#stats.inflight
+  }
+
+  /** Latency used to rank peers: health round trip, else service time. */
+  get latencyMs(): number | null {
+    return this.#stats.healthRttMs ?? this.#stats.serviceMs
+  }
+
+  /** A read-only view of this peer's figures (live; do not cast it writable). */
+  get stats(): PeerStats {
+    return this.#stats
   }
 
   /** The open channel, if any. */
@@ -98,10 +144,7 @@ export class PeerConnection extends EventEmitter {
   /** Begins dialling unless a dial or connection is already under way. */
   connect(): void {
     if (this.#closed || this.#stream !== null) return
-    if (this.#retryTimer !== null) {
-      clearTimeout(this.#retryTimer)
-      this.#retryTimer = null
-    }
+    this.#clearRetry()
     this.#dial()
   }
 
@@ -117,15 +160,25 @@ export class PeerConnection extends EventEmitter {
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }))
   }
 
-  /** Takes over a stream the swarm produced (topic mode, or the peer dialled us). */
+  /**
+   * Takes over a link the peer opened to us (its Noise key was checked by the
+   * pool). A link the peer opens wins over ours: the peer dials when it lost
+   * its link or cannot be dialled. An open link keeps serving until the new
+   * one's channel is up, so sessions do not see the swap.
+   */
   adopt(stream: NoiseSecretStream): boolean {
-    if (this.#closed || this.#stream !== null) return false
-    if (this.#retryTimer !== null) {
-      clearTimeout(this.#retryTimer)
-      this.#retryTimer = null
+    if (this.#closed) return false
+    if (this.isOpen) {
+      this.#incoming?.destroy()
+      this.#incoming = stream
+    } else {
+      const dialling = this.#stream
+      this.#clearRetry()
+      this.#stream = stream
+      dialling?.destroy()
+      this.#setState('connecting')
     }
-    this.#setState('connecting')
-    void this.#attach(stream)
+    void this.#attach(stream, true, false)
     return true
   }
 
@@ -135,18 +188,21 @@ export class PeerConnection extends EventEmitter {
     // The common case, an open channel, costs no promise or closure here.
     if (!this.isOpen) {
       await this.whenOpen().catch((err: unknown) => {
-        this.#host.metrics.request(route, 'unreachable', null)
+        this.#stats.requestFailures++
+        this.emit('request', route, 'unreachable', null)
         throw err
       })
     }
     const channel = this.#channel as RelayChannel
-    this.inflight++
-    this.lastUsed = Date.now()
+    const stats = this.#stats
+    stats.inflight++
+    stats.requests++
+    stats.lastUsedAt = Date.now()
     const started = performance.now()
     let outcome: RequestOutcome = 'ok'
     try {
       const res = await channel.request(req, timeoutMs === undefined ? {} : { timeoutMs })
-      this.#sample(performance.now() - started)
+      stats.serviceMs = ewma(stats.serviceMs, performance.now() - started)
       if (res.statusCode >= 500) {
         outcome = 'peer_error'
         throw new GatewayError(ErrorCode.PEER_ERROR, `peer answered ${res.statusCode}`, {
@@ -157,12 +213,13 @@ export class PeerConnection extends EventEmitter {
     } catch (err) {
       if (outcome === 'ok')
         outcome = (err as GatewayError).code === ErrorCode.REQUEST_TIMEOUT ? 'timeout' : 'closed'
+      stats.requestFailures++
       // A timeout may mean the peer died; find out now instead of at the next tick.
       if (outcome === 'timeout') this.#checkHealth()
       throw err
     } finally {
-      this.inflight--
-      this.#host.metrics.request(route, outcome, (performance.now() - started) / 1000)
+      stats.inflight--
+      this.emit('request', route, outcome, (performance.now() - started) / 1000)
     }
   }
 
@@ -171,51 +228,76 @@ export class PeerConnection extends EventEmitter {
     return this.#channel?.sendWsFrame(frame) ?? false
   }
 
+  /**
+   * Drives the link probe (the pool calls this for every peer from one
+   * timer); drops a link whose peer stopped acknowledging.
+   */
+  tick(now: number): void {
+    const probe = this.#probe
+    if (probe === null || !probe.tick(now)) return
+    this.#host.logger.warn(
+      { peer: this.key, timeoutMs: this.#policy.probeTimeoutMs },
+      'peer stopped acknowledging; dropping link',
+    )
+    this.#lose('probe')
+  }
+
   /** Drops the connection and stops reconnecting. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.#clearTimers()
-    const stream = this.#stream
+    this.#clearRetry()
+    this.#clearHealth()
     this.#failWaiters('pool closed')
-    if (stream !== null) {
-      const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()))
-      stream.destroy()
-      await closed
-    }
+    const streams = [this.#incoming, this.#stream].filter((s) => s !== null)
+    this.#incoming = null
+    await Promise.all(
+      streams.map((stream) => {
+        if (stream.destroyed) return undefined
+        const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()))
+        stream.destroy()
+        return closed
+      }),
+    )
     this.removeAllListeners()
   }
 
   #dial(): void {
     this.#setState('connecting')
+    const relayed = this.#preferRelay && this.#host.canRelay
     let stream: NoiseSecretStream
     try {
-      stream = this.#host.dial(this.publicKey)
+      stream = this.#host.dial(this.publicKey, relayed)
     } catch (err) {
-      this.#host.metrics.dials.inc({ outcome: 'failed' })
+      this.#dialFailed('failed', dialErrorCode(err), relayed)
       this.#host.logger.warn({ peer: this.key, err }, 'dial failed to start')
       this.#down()
       return
     }
-    void this.#attach(stream)
+    this.#stream = stream
+    void this.#attach(stream, false, relayed)
   }
 
-  async #attach(stream: NoiseSecretStream): Promise<void> {
-    this.#stream = stream
+  #current(stream: NoiseSecretStream): boolean {
+    return this.#stream === stream || this.#incoming === stream
+  }
+
+  async #attach(stream: NoiseSecretStream, inbound: boolean, relayed: boolean): Promise<void> {
     const log = this.#host.logger
-    stream.on('error', (err: Error) =>
-      log.debug({ peer: this.key, err: err.message }, 'peer stream error'),
-    )
-    stream.once('close', () => this.#onStreamClose(stream))
+    let failure: unknown = null
+    stream.on('error', (err: Error) => {
+      failure = err
+      log.debug({ peer: this.key, err: err.message }, 'peer stream error')
+    })
+    stream.once('close', () => this.#onStreamClose(stream, inbound, relayed, failure))
     const timer = setTimeout(() => {
-      this.#host.metrics.dials.inc({ outcome: 'timeout' })
-      stream.destroy(new GatewayError(ErrorCode.PEER_UNREACHABLE, 'open timed out'))
+      stream.destroy(Object.assign(new Error('open timed out'), { code: 'TIMEOUT' }))
     }, this.#policy.openTimeoutMs)
     try {
       const opened = await stream.opened
-      if (!opened || this.#stream !== stream) return
+      if (!opened || !this.#current(stream)) return
       if (!stream.remotePublicKey.equals(this.publicKey)) {
-        this.#host.metrics.dials.inc({ outcome: 'key_mismatch' })
+        this.#dialFailed('key_mismatch', null, relayed)
         log.warn({ peer: this.key }, 'refusing connection: remote key is not the expected peer')
         stream.destroy(new GatewayError(ErrorCode.PEER_KEY_MISMATCH, 'remote key mismatch'))
         return
@@ -227,30 +309,60 @@ export class PeerConnection extends EventEmitter {
         requestTimeoutMs: this.#policy.requestTimeoutMs,
         healthTimeoutMs: this.#policy.healthTimeoutMs,
       })
-      this.#channel = channel
       channel.on('wsframe', (frame: JsonObject) => this.emit('wsframe', frame))
       channel.on('telemetry', (payload: JsonObject) => this.emit('telemetry', payload))
       channel.on('protocol-error', (err: GatewayError) => {
-        this.#host.metrics.protocolErrors.inc()
+        this.emit('protocol-error', err)
         log.warn({ peer: this.key, err: err.message }, 'undecodable message from peer')
       })
       // A peer that closes our channel cannot serve us; drop the connection.
       channel.on('close', () => stream.destroy())
       await channel.opened()
-      if (this.#stream !== stream) return
-      this.#host.metrics.dials.inc({ outcome: 'ok' })
-      this.#attempt = 0
-      this.#failures = 0
-      this.#setState('ready')
-      for (const w of this.#waiters.splice(0)) w.resolve()
-      this.#scheduleHealth()
-      if (this.#policy.identify) this.#identify(channel)
+      if (!this.#current(stream)) return
+      this.#promote(stream, channel, inbound, relayed)
     } catch {
       // The stream's close handler moves us to down and schedules the retry.
       stream.destroy()
     } finally {
       clearTimeout(timer)
     }
+  }
+
+  #promote(
+    stream: NoiseSecretStream,
+    channel: RelayChannel,
+    inbound: boolean,
+    relayed: boolean,
+  ): void {
+    const previous = this.#stream
+    if (this.#incoming === stream) {
+      this.#incoming = null
+      this.#stream = stream
+      // The replaced link's close is ignored: it is no longer current.
+      if (previous !== null && previous !== stream) {
+        this.#addBytes(previous)
+        previous.destroy()
+      }
+    }
+    this.#channel = channel
+    this.#probe = new LinkProbe(stream, {
+      intervalMs: this.#policy.probeIntervalMs,
+      timeoutMs: this.#policy.probeTimeoutMs,
+    })
+    const stats = this.#stats
+    stats.inbound = inbound
+    stats.relayed = relayed
+    if (!inbound) {
+      stats.dials++
+      this.emit('dial', 'ok', null, relayed)
+      if (!relayed) this.#preferRelay = false
+    }
+    this.#attempt = 0
+    this.#failures = 0
+    this.#setState('ready')
+    for (const w of this.#waiters.splice(0)) w.resolve()
+    this.#scheduleHealth()
+    if (this.#policy.identify) this.#identify(channel)
   }
 
   #identify(channel: RelayChannel): void {
@@ -278,17 +390,64 @@ export class PeerConnection extends EventEmitter {
       )
   }
 
-  #onStreamClose(stream: NoiseSecretStream): void {
+  #onStreamClose(
+    stream: NoiseSecretStream,
+    inbound: boolean,
+    relayed: boolean,
+    failure: unknown,
+  ): void {
+    if (this.#incoming === stream) {
+      this.#incoming = null
+      return
+    }
     if (this.#stream !== stream) return
-    const raw = stream.rawStream as { bytesReceived?: number; bytesTransmitted?: number } | null
-    this.#host.addBytes(raw?.bytesReceived ?? 0, raw?.bytesTransmitted ?? 0)
+    this.#addBytes(stream)
+    const wasOpen = this.#channel !== null && this.#probe !== null
     this.#stream = null
     this.#channel = null
-    if (this.#healthTimer !== null) clearTimeout(this.#healthTimer)
-    this.#healthTimer = null
+    this.#probe = null
+    this.#clearHealth()
     if (this.#closed) return
-    if (this.state === 'connecting') this.#host.metrics.dials.inc({ outcome: 'failed' })
+    if (wasOpen) {
+      this.emit('link-lost', 'closed' satisfies LinkLoss)
+    } else if (this.state === 'connecting' && !inbound) {
+      const code = dialErrorCode(failure)
+      this.#dialFailed(code === 'TIMEOUT' ? 'timeout' : 'failed', code, relayed)
+      // Punching cannot work between these two: go through a blind relay now, no backoff.
+      if (!relayed && relayWorthy(code) && this.#host.canRelay) {
+        this.#preferRelay = true
+        this.#host.logger.info({ peer: this.key, code }, 'direct dial failed; retrying via relay')
+        this.#dial()
+        return
+      }
+    }
     this.#down()
+  }
+
+  #addBytes(stream: NoiseSecretStream): void {
+    const raw = stream.rawStream as RawCounters | null
+    this.#stats.bytesReceived += raw?.bytesReceived ?? 0
+    this.#stats.bytesSent += raw?.bytesTransmitted ?? 0
+  }
+
+  #dialFailed(
+    outcome: 'failed' | 'timeout' | 'key_mismatch',
+    code: string | null,
+    relayed: boolean,
+  ) {
+    this.#stats.dials++
+    this.#stats.dialFailures++
+    this.emit('dial', outcome, code, relayed)
+  }
+
+  #lose(reason: LinkLoss): void {
+    const stream = this.#stream
+    if (stream === null) return
+    this.emit('link-lost', reason)
+    // Reported once: the close handler sees no open channel any more.
+    this.#channel = null
+    this.#probe = null
+    stream.destroy()
   }
 
   #down(): void {
@@ -302,7 +461,7 @@ export class PeerConnection extends EventEmitter {
   }
 
   #scheduleHealth(): void {
-    if (this.#healthTimer !== null) clearTimeout(this.#healthTimer)
+    this.#clearHealth()
     this.#healthTimer = setTimeout(() => this.#checkHealth(), this.#policy.healthIntervalMs)
   }
 
@@ -310,19 +469,21 @@ export class PeerConnection extends EventEmitter {
     const channel = this.#channel
     if (channel === null || this.#checking) return
     this.#checking = true
+    const stats = this.#stats
     channel.healthCheck().then(
       (res) => {
         this.#checking = false
-        this.#host.metrics.healthChecks.inc({ outcome: 'ok' })
-        this.#host.metrics.healthLatency.observe(res.rttMs / 1000)
-        this.#sample(res.rttMs)
+        stats.healthOk++
+        stats.healthRttMs = ewma(stats.healthRttMs, res.rttMs)
+        this.emit('health', true, res.rttMs)
         this.#failures = 0
         if (this.state === 'unhealthy') this.#setState('ready')
         if (this.#channel === channel) this.#scheduleHealth()
       },
       () => {
         this.#checking = false
-        this.#host.metrics.healthChecks.inc({ outcome: 'failed' })
+        stats.healthFailed++
+        this.emit('health', false, null)
         this.#failures++
         if (this.#channel !== channel) return
         if (this.#failures >= this.#policy.downAfter) {
@@ -330,7 +491,7 @@ export class PeerConnection extends EventEmitter {
             { peer: this.key, failures: this.#failures },
             'peer stopped answering; dropping connection',
           )
-          this.#stream?.destroy()
+          this.#lose('health')
           return
         }
         if (this.#failures >= this.#policy.unhealthyAfter) this.#setState('unhealthy')
@@ -339,16 +500,10 @@ export class PeerConnection extends EventEmitter {
     )
   }
 
-  #sample(ms: number): void {
-    this.latencyMs =
-      this.latencyMs === null ? ms : this.latencyMs + EWMA_ALPHA * (ms - this.latencyMs)
-  }
-
   #setState(next: PeerState): void {
-    const prev = this.state
+    const prev = this.#stats.state
     if (prev === next) return
-    this.state = next
-    this.#host.metrics.transitions.inc({ to: next })
+    this.#stats.state = next
     this.#host.logger.info({ peer: this.key, from: prev, to: next }, 'peer state')
     this.emit('state', next, prev)
   }
@@ -361,23 +516,32 @@ export class PeerConnection extends EventEmitter {
     return new GatewayError(
       ErrorCode.PEER_UNREACHABLE,
       `peer ${this.key.slice(0, 8)}… unreachable: ${reason}`,
-      {
-        details: { peer: this.key },
-      },
+      { details: { peer: this.key } },
     )
   }
 
-  #clearTimers(): void {
+  #clearHealth(): void {
     if (this.#healthTimer !== null) clearTimeout(this.#healthTimer)
-    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer)
     this.#healthTimer = null
+  }
+
+  #clearRetry(): void {
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer)
     this.#retryTimer = null
   }
 
-  /** Live byte counters of the current stream, for scrape-time metrics. */
+  /** Live byte counters: closed links plus the current one, for scrape-time metrics. */
   liveBytes(): { received: number; sent: number } {
-    const raw = this.#stream?.rawStream as
-      { bytesReceived?: number; bytesTransmitted?: number } | undefined
-    return { received: raw?.bytesReceived ?? 0, sent: raw?.bytesTransmitted ?? 0 }
+    const raw = this.#stream?.rawStream as RawCounters | undefined
+    return {
+      received: this.#stats.bytesReceived + (raw?.bytesReceived ?? 0),
+      sent: this.#stats.bytesSent + (raw?.bytesTransmitted ?? 0),
+    }
+  }
+
+  /** UDX packets of the current link (acknowledgements included), for idle-traffic figures. */
+  livePackets(): { received: number; sent: number } {
+    const raw = this.#stream?.rawStream as RawCounters | undefined
+    return { received: raw?.packetsReceived ?? 0, sent: raw?.packetsTransmitted ?? 0 }
   }
 }

@@ -40,7 +40,7 @@ export class ReachableNode {
   constructor(opts: ReachableNodeOptions) {
     this.#opts = opts
     this.#log = opts.logger
-    this.swarm = createSwarm(opts.swarm)
+    this.swarm = createSwarm({ ...opts.swarm, relayThrough: opts.relays })
     if (opts.relayServer && opts.relaySeed === '') {
       throw new Error(
         'GATEWAY_HYPERSWARM_RELAY_SERVER needs GATEWAY_HYPERSWARM_SEED (its key is derived from it)',

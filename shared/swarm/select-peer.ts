@@ -17,13 +17,19 @@ const RANK: Record<string, number> = { ready: 0, cold: 1, connecting: 1, unhealt
 const UNKNOWN_LATENCY_MS = 100
 
 function score(p: PeerSnapshot): number {
-  return (p.inflight + p.sessions + 1) * (p.latencyMs ?? UNKNOWN_LATENCY_MS)
+  return (p.inflight + 1) * (p.latencyMs ?? UNKNOWN_LATENCY_MS)
+}
+
+/** Negative when `a` is the better pick of two peers of equal state rank. */
+function compare(a: PeerSnapshot, b: PeerSnapshot): number {
+  return a.sessions - b.sessions || score(a) - score(b) || (a.key < b.key ? -1 : 1)
 }
 
 /**
  * Picks the peer to route to: best state first (ready, never dialled,
- * connecting, unhealthy; down never), then the lowest load x latency, ties
- * broken by key so every process picks alike. Null when none qualifies.
+ * connecting, unhealthy; down never), then the fewest sessions, then the
+ * lowest in-flight load x latency, ties broken by key so every process picks
+ * alike. Null when none qualifies.
  */
 export function selectPeer(
   candidates: readonly PeerSnapshot[],
@@ -31,20 +37,13 @@ export function selectPeer(
 ): string | null {
   let best: PeerSnapshot | null = null
   let bestRank = Infinity
-  let bestScore = Infinity
   for (const p of candidates) {
     if (exclude?.has(p.key)) continue
     const rank = RANK[p.state ?? 'cold']
     if (rank === undefined) continue
-    const s = score(p)
-    if (
-      rank < bestRank ||
-      (rank === bestRank &&
-        (s < bestScore || (s === bestScore && best !== null && p.key < best.key)))
-    ) {
+    if (best === null || rank < bestRank || (rank === bestRank && compare(p, best) < 0)) {
       best = p
       bestRank = rank
-      bestScore = s
     }
   }
   return best?.key ?? null

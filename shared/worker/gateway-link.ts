@@ -85,7 +85,11 @@ export class GatewayLink extends EventEmitter {
       if (this.#dialers.has(key) || !/^[0-9a-f]{64}$/.test(key)) continue
       const dialer: Dialer = { key, attempt: 0, stream: null, timer: null, relay: false }
       this.#dialers.set(key, dialer)
-      this.#dial(dialer)
+      // The NAT type (randomizing or not) is known once the DHT has bootstrapped.
+      this.#swarm.dht.fullyBootstrapped().then(
+        () => this.#dial(dialer),
+        () => undefined,
+      )
     }
   }
 

@@ -92,6 +92,10 @@ export interface IssueTokenOptions {
    * `auto` (default) asks the registrar when it offers tokens, else mints locally.
    */
   via?: 'local' | 'registrar' | 'auto'
+  /** A per-user token: the person it is for (64 lowercase hex, a Nostr pubkey). */
+  pubkey?: string
+  /** The worker's credential for that person, handed back to the worker as `x-auth-token`. */
+  relayAuthToken?: string
 }
 
 /** The events of a {@link RegistrarClient}. */
@@ -244,12 +248,21 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
       const issuedAt = this.#now()
       const ttlMs =
         options.ttlSeconds === undefined ? DEFAULT_CLIENT_TOKEN_TTL_MS : options.ttlSeconds * 1000
-      const token = issueClientToken(this.#secret, { relayKey, issuedAt, ttlMs })
+      const { pubkey, relayAuthToken } = options
+      const token = issueClientToken(this.#secret, {
+        relayKey,
+        issuedAt,
+        ttlMs,
+        ...(pubkey === undefined ? {} : { pubkey }),
+        ...(relayAuthToken === undefined ? {} : { relayAuthToken }),
+      })
       return { token, issuedAt, expiresAt: issuedAt + ttlMs, source: 'local' }
     }
     await this.#require(RegistrarCapability.TOKENS)
     return this.#tokenCall(relayKey, SignedAction.TOKEN_ISSUE, '', {
       ...(options.ttlSeconds === undefined ? {} : { ttl: options.ttlSeconds }),
+      ...(options.pubkey === undefined ? {} : { pubkey: options.pubkey }),
+      ...(options.relayAuthToken === undefined ? {} : { relayAuthToken: options.relayAuthToken }),
     })
   }
 

@@ -7,6 +7,7 @@ import { SECRET, hexKey, makeRegistration, registrationBody } from '../helpers/r
 import type { RegistrarHarness } from '../helpers/registrar-harness.js'
 import { call, expectRefused, forEachStore } from '../helpers/registrar-suite.js'
 import { thrown } from '../helpers/thrown.js'
+import { waitUntil } from '../helpers/wait-until.js'
 
 const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abcdef'
 const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` }
@@ -43,6 +44,13 @@ forEachStore('registrar admin API', (s) => {
     expect(lines).to.have.length(5)
     expect(lines.every((l) => l.decision === 'rejected' && l.statusCode === 401)).to.equal(true)
     expect(h.sink.text()).not.to.contain(ADMIN_TOKEN)
+  })
+
+  it('asks for the token before saying an admin path does not exist', async () => {
+    const h = start()
+    expectRefused(await call(h, { url: '/api/admin/nope' }), 401, 'admin_unauthorized')
+    expectRefused(await call(h, { url: '/api/admin/nope', headers: AUTH }), 404, 'not_found')
+    expect(auditLines(h).map((l) => l.statusCode)).to.deep.equal([401, 404])
   })
 
   it('accepts the Bearer scheme in any case', async () => {
@@ -212,6 +220,21 @@ forEachStore('registrar admin API', (s) => {
     expect(text).not.to.contain(token)
     expect(text).not.to.contain(token.split('.')[1] as string)
     expect(text).not.to.contain(ADMIN_TOKEN)
+  })
+
+  it('keeps proxy reports only for their TTL, and refuses malformed ones', async () => {
+    const h = start()
+    await h.store.putProxyReport(report({ proxyId: 'c'.repeat(64) }), 0.2)
+    expect((await h.store.listProxyReports()).map((r) => r.proxyId)).to.deep.equal(['c'.repeat(64)])
+    if (s.kind.followsClock) s.clock.advance(300)
+    await waitUntil(async () => (await h.store.listProxyReports()).length === 0, {
+      timeoutMs: 5_000,
+      what: 'proxy report expiry',
+    })
+    const bad = { ...report({ proxyId: 'd' }), sessions: 1.5 }
+    let refused = false
+    await h.store.putProxyReport(bad, 30).catch(() => (refused = true))
+    expect(refused).to.equal(true)
   })
 
   it('reports the public URL on registration answers (configured, else from the request)', async () => {

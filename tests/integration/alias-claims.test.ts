@@ -37,7 +37,7 @@ forEachStore('atomic gatewayPath claims', (s) => {
     expect(owner?.relayKey).to.equal(winner?.registration.relayKey)
   })
 
-  it('an exclusive put refuses a live alias of another relay with ALIAS_TAKEN and writes nothing', async () => {
+  it('an exclusive put refuses a live alias of another relay with GATEWAY_PATH_TAKEN and writes nothing', async () => {
     const store = s.kind.create(s.clock)
     const [a, b] = [hexKey(), hexKey()]
     await store.putRegistration(stored(a, 'mine'), 60)
@@ -45,7 +45,7 @@ forEachStore('atomic gatewayPath claims', (s) => {
       () => undefined,
       (e: unknown) => e,
     )
-    expect((err as { code?: string }).code).to.equal(ErrorCode.ALIAS_TAKEN)
+    expect((err as { code?: string }).code).to.equal(ErrorCode.GATEWAY_PATH_TAKEN)
     expect(await store.getRegistration(b)).to.equal(null)
     expect((await store.resolveRelay('mine'))?.relayKey).to.equal(a)
     // The holder renews with its alias; once it moves to another path, the old one is free.

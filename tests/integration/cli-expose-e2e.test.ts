@@ -47,8 +47,15 @@ describe('hypertuna-gateway expose: a relay no one here wrote, through Caddy', f
     writeFileSync(join(dir, 'admin'), `${ADMIN_TOKEN}\n`)
     testnet = await startTestnet()
     store = new MemoryStore()
+    stack = await startProxyStack(testnet, { store })
     registrar = new RegistrarServer(
-      { ...BASE_OPTIONS, secret: SECRET, adminToken: ADMIN_TOKEN },
+      {
+        ...BASE_OPTIONS,
+        secret: SECRET,
+        adminToken: ADMIN_TOKEN,
+        // As GET /api/gateway publishes it: the worker also dials out to the proxy's node.
+        gateway: { version: 1, gatewayKeys: [stack.pool.publicKey], relays: [] },
+      },
       {
         logger: pino({ level: 'silent' }),
         registry: new Registry(),
@@ -57,7 +64,6 @@ describe('hypertuna-gateway expose: a relay no one here wrote, through Caddy', f
       },
     )
     api = await registrar.listen()
-    stack = await startProxyStack(testnet, { store })
     reporter = new ProxyReporter({
       pool: stack.pool,
       sessions: stack.proxy.sessions,
@@ -119,6 +125,7 @@ describe('hypertuna-gateway expose: a relay no one here wrote, through Caddy', f
     expect(checked.ok).to.equal(true)
     expect(expose.stderr()).to.contain('joining')
     expect(expose.stderr()).to.contain('registering relay')
+    expect(expose.stderr()).to.contain('dialling out to 1 gateway node(s)')
   })
 
   it('publishes, subscribes and delivers live events through the printed URL', async () => {

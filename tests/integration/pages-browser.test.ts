@@ -82,7 +82,9 @@ describe('pages in a real browser (chromium via puppeteer-core)', function () {
     )
     expect(await textOf('#nip11-software')).to.equal('example-relay 1.2.3')
     expect(await textOf('#nip11-nips')).to.equal('1, 11')
+    // The gateway always needs a token, whatever the worker says (NIP-11 limitation merge).
     expect(await textOf('#nip11-auth')).to.equal('required')
+    expect(await textOf('#nip11-max-message')).to.match(/^\d+ bytes$/)
     const html = await page.content()
     expect(html).not.to.contain(token)
     expect(html).not.to.contain(token.split('.')[1] as string)

@@ -243,6 +243,24 @@ describe('PeerPool on the loopback testnet', function () {
   })
 
   describe('whenReady and warm', () => {
+    it('dials every worker of a relay once one is selected, so failover lands on a warm link', async () => {
+      const a = await new LegacyPeer(testnet).start()
+      const b = await new LegacyPeer(testnet).start()
+      closers.push(
+        () => a.close(),
+        () => b.close(),
+      )
+      const { pool } = makePool()
+      await pool.start()
+      const keys = [a.publicKey, b.publicKey]
+      const bothReady = Promise.all(keys.map((k) => waitState(pool, k, 'ready')))
+      const picked = pool.select(keys) as string
+      pool.lease(picked)
+      await bothReady
+      const other = keys.find((k) => k !== picked) as string
+      expect(await pool.whenReady(keys, 0, new Set([picked]))).to.equal(other)
+    })
+
     it('dials every key at once and resolves with a ready one; null when none comes up in time', async () => {
       const a = await new LegacyPeer(testnet).start()
       closers.push(() => a.close())

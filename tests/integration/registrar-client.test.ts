@@ -233,6 +233,19 @@ describe('RegistrarClient', function () {
     }
   })
 
+  it('issues per-user tokens, through the registrar and locally', async () => {
+    await startServer()
+    const c = client()
+    const relayKey = hexKey()
+    await c.register({ relayKey, peers: [hexKey()] })
+    const person = { pubkey: 'ef'.repeat(32), relayAuthToken: 'worker-credential' }
+    for (const via of ['registrar', 'local'] as const) {
+      const grant = await c.issueToken(relayKey, { via, ...person })
+      const check = verifyClientToken(SECRET, grant.token, { relayKey, now: clock.now() })
+      expect(check.ok && check.payload, via).to.deep.include(person)
+    }
+  })
+
   it('issues, refreshes and revokes tokens through the registrar', async () => {
     await startServer()
     const c = client()

@@ -120,6 +120,51 @@ forEachStore('registrar token routes', (s) => {
     expectRefused(await refresh(), 403, 'token_expired')
   })
 
+  it('mints per-user tokens naming a pubkey and a relayAuthToken, kept on refresh', async () => {
+    const h = start()
+    const { relayKey } = await registered(h)
+    const tokens = relayUrl(relayKey, '/tokens')
+    const pubkey = 'cd'.repeat(32)
+    const person = { pubkey, relayAuthToken: 'worker-credential' }
+    const issued = await call(h, {
+      method: 'POST',
+      url: tokens,
+      payload: tokenBody(SignedAction.TOKEN_ISSUE, relayKey, clock, person),
+    })
+    expect(issued.status, JSON.stringify(issued.body)).to.equal(200)
+    expect(issued.body.pubkey).to.equal(pubkey)
+    const check = verifyClientToken(SECRET, issued.body.token, { relayKey, now: clock.now() })
+    expect(check.ok && check.payload).to.deep.include({ ...person, seq: 1 })
+
+    clock.advance(1_000)
+    const refreshed = await call(h, {
+      method: 'POST',
+      url: `${tokens}/refresh`,
+      payload: tokenBody(SignedAction.TOKEN_REFRESH, relayKey, clock, {
+        token: issued.body.token,
+      }),
+    })
+    expect(refreshed.status, JSON.stringify(refreshed.body)).to.equal(200)
+    const again = verifyClientToken(SECRET, refreshed.body.token, { relayKey, now: clock.now() })
+    expect(again.ok && again.payload).to.deep.include({ ...person, seq: 2 })
+
+    for (const bad of [
+      { pubkey: 'npub1abc' },
+      { pubkey: 'CD'.repeat(32) },
+      { relayAuthToken: '' },
+    ]) {
+      expectRefused(
+        await call(h, {
+          method: 'POST',
+          url: tokens,
+          payload: tokenBody(SignedAction.TOKEN_ISSUE, relayKey, clock, bad),
+        }),
+        400,
+        'invalid_body',
+      )
+    }
+  })
+
   it('refuses bad token requests with a code', async () => {
     const h = start()
     const { relayKey } = await registered(h)

@@ -447,11 +447,16 @@ describe('compose.yaml', () => {
     }
   })
 
-  it('publishes ports for Caddy only (Grafana on loopback)', () => {
+  it("publishes ports for Caddy only (Grafana on loopback), plus the proxy's DHT UDP port", () => {
     for (const [name, svc] of Object.entries(compose.services)) {
       if (name === 'caddy') continue
       const ports = svc.ports ?? []
-      if (name === 'grafana') {
+      if (name === 'proxy') {
+        // The published UDP port is the one the proxy's DHT node binds.
+        const port = containerEnv('proxy').GATEWAY_HYPERSWARM_PORT
+        expect(port).to.match(/^[1-9]\d*$/)
+        expect(ports).to.deep.equal([`${port}:${port}/udp`])
+      } else if (name === 'grafana') {
         for (const port of ports) expect(port, name).to.match(/^127\.0\.0\.1:/)
       } else {
         expect(ports, name).to.deep.equal([])

@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { ErrorCode, GatewayError, wireCode } from '../../shared/errors.js'
 import { RegistrarErrorCode } from '../../shared/registrar-api/registrar-error-code.js'
 import { HttpError, relayNotFound, storeUnavailable } from '../../registrar/http-error.js'
-import { outcomeOf } from '../../registrar/outcome.js'
+import { countOutcome, outcomeOf } from '../../registrar/outcome.js'
 
 // The registrar's answer codes as workers in the field read them: renaming one breaks them.
 const PUBLISHED_REGISTRAR_CODES = [
@@ -65,5 +65,24 @@ describe('errors: one registry of stable codes', () => {
       'store_unavailable',
     )
     expect(outcomeOf(new Error('bug'))).to.equal('internal_error')
+  })
+
+  it('counts a run once: ok with its result, or the code of what it threw, rethrown', async () => {
+    const seen: string[] = []
+    expect(
+      await countOutcome(
+        (o) => seen.push(o),
+        async () => 7,
+      ),
+    ).to.equal(7)
+    const failure = relayNotFound()
+    const thrown = await countOutcome(
+      (o) => seen.push(o),
+      async () => {
+        throw failure
+      },
+    ).catch((err: unknown) => err)
+    expect(thrown).to.equal(failure)
+    expect(seen).to.deep.equal(['ok', 'relay_not_found'])
   })
 })

@@ -32,6 +32,18 @@ describe('selectPeer', () => {
     expect(selectPeer([peer('b'), peer('a')])).to.equal('a')
   })
 
+  it('puts the fewest sessions first among ready peers, latency only breaking ties', () => {
+    expect(
+      selectPeer([peer('a', { sessions: 1, latencyMs: 1 }), peer('b', { latencyMs: 90 })]),
+    ).to.equal('b')
+    expect(
+      selectPeer([
+        peer('a', { sessions: 2, latencyMs: 5 }),
+        peer('b', { sessions: 2, latencyMs: 9 }),
+      ]),
+    ).to.equal('a')
+  })
+
   it('skips excluded peers', () => {
     expect(selectPeer([peer('a'), peer('b', { sessions: 9 })], new Set(['a']))).to.equal('b')
     expect(selectPeer([peer('a')], new Set(['a']))).to.equal(null)
