@@ -58,8 +58,6 @@ export const ErrorCode = {
   UNAVAILABLE: 'UNAVAILABLE',
   NOT_READY: 'NOT_READY',
   INTERNAL_ERROR: 'INTERNAL_ERROR',
-  /** A registration's gatewayPath is held by another live relay (the claim is atomic). */
-  ALIAS_TAKEN: 'ALIAS_TAKEN',
   // registrar client (worker kit)
   REGISTRAR_UNREACHABLE: 'REGISTRAR_UNREACHABLE',
   REGISTRAR_REJECTED: 'REGISTRAR_REJECTED',
