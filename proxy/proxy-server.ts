@@ -26,10 +26,12 @@ import type { SenderLimitsConfig } from './sender-limits.js'
 import { SessionGate } from './session-gate.js'
 import type { Admission } from './session-gate.js'
 import { SessionRegistry } from './session-registry.js'
+import { sessionTuning } from './session-tuning.js'
+import type { SessionTuningConfig } from './session-tuning.js'
 import { GatewayHealthView, statusPage } from './status-page.js'
 
 /** Client-facing limits, each with a clear NOTICE or close code and a metric. */
-export interface ProxyLimits extends SenderLimitsConfig {
+export interface ProxyLimits extends SenderLimitsConfig, SessionTuningConfig {
   maxFrameBytes: number
   maxQueuedMessages: number
   maxBufferedBytes: number
@@ -130,6 +132,7 @@ export class ProxyServer {
         linkWaitMs: limits.linkWaitMs,
       },
       allowPersonMessage: (pubkey) => this.#limits.allowMessage(pubkey),
+      tuning: sessionTuning(limits, opts.registry),
     }
     this.#wss = new WebSocketServer({
       noServer: true,

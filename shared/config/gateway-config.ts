@@ -47,6 +47,9 @@ export interface GatewayConfig {
     readonly messageBurst: number
     readonly linkWaitMs: number
     readonly pollIntervalMs: number
+    readonly legacyPipelineDepth: number
+    readonly legacyPipelineOff: readonly string[]
+    readonly triggeredPollGapMs: number
     readonly pingIntervalMs: number
     readonly shutdownGraceMs: number
   }

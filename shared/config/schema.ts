@@ -165,6 +165,30 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       default: 1000,
       env: 'GATEWAY_PROXY_POLL_INTERVAL_MS',
     },
+    legacyPipelineDepth: {
+      doc:
+        'Client messages of one session in flight at once to a worker without the pipeline ' +
+        'extension (never two on one subscription id, never a REQ past an EVENT; answers keep ' +
+        'the client order). 1 turns legacy pipelining off.',
+      format: 'positive-int',
+      default: 8,
+      env: 'GATEWAY_PROXY_LEGACY_PIPELINE_DEPTH',
+    },
+    legacyPipelineOff: {
+      doc: 'Comma-separated relay keys or public identifiers whose legacy workers get one message at a time.',
+      format: 'string-list',
+      default: [],
+      env: 'GATEWAY_PROXY_LEGACY_PIPELINE_OFF',
+    },
+    triggeredPollGapMs: {
+      doc:
+        'Event-triggered polling: after a worker without push accepts an EVENT sent through the ' +
+        'gateway, its sessions with open subscriptions poll early, each at most once per this many ' +
+        'ms (50: at most 20 extra polls per second per session). 0 turns it off.',
+      format: 'nat',
+      default: 50,
+      env: 'GATEWAY_PROXY_TRIGGERED_POLL_GAP_MS',
+    },
     pingIntervalMs: {
       doc: 'WebSocket ping interval, in ms; a client that misses a pong is disconnected.',
       format: 'positive-int',
