@@ -64,6 +64,11 @@ export async function startGateway(opts: GatewayOptions): Promise<BenchGateway> 
       GATEWAY_REGISTRAR_PORT: '0',
       GATEWAY_REGISTRATION_SECRET: secret,
       GATEWAY_LOG_LEVEL: 'info',
+      // The bench's clients stand for Caddy's: each idle session carries its own
+      // X-Forwarded-For address, believed only from a trusted proxy (default: none).
+      GATEWAY_TRUSTED_PROXIES: LOOPBACK,
+      // Thousands of sessions open within seconds: per-IP open rates are not what is measured.
+      GATEWAY_PROXY_SESSION_OPENS_PER_IP_PER_MINUTE: '1000000',
       ...opts.env,
     },
   })

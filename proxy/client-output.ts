@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws'
 import type { Body, RelayResponse } from '../shared/protocol/wire.js'
 import { bodyText } from '../shared/protocol/wire.js'
+import { corked } from './corked-socket.js'
 import type { DeliveryMode, ProxyMetrics } from './proxy-metrics.js'
 import { refusal } from './refusal.js'
 import type { RefusalPrefix } from './refusal.js'
@@ -64,13 +65,17 @@ export class ClientOutput {
       return
     }
     const text = bodyText(res.body)
-    let from = 0
-    while (from < text.length && !this.#stopped) {
-      let to = text.indexOf('\n', from)
-      if (to === -1) to = text.length
-      if (to > from) this.line(text.slice(from, to), 'response')
-      from = to + 1
-    }
+    if (text.length === 0) return
+    // One write for the whole answer, not one per line (corked-socket.ts).
+    corked(this.#ws, () => {
+      let from = 0
+      while (from < text.length && !this.#stopped) {
+        let to = text.indexOf('\n', from)
+        if (to === -1) to = text.length
+        if (to > from) this.line(text.slice(from, to), 'response')
+        from = to + 1
+      }
+    })
   }
 
   notice(text: string): void {

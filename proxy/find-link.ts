@@ -27,7 +27,9 @@ export async function findLink(
     const lease = pool.lease(key)
     if ((await opensWithin(pool.acquire(key), deadline - Date.now())) && !session.closed) {
       const owner = { relayKey: registration.relayKey, connectionKey: session.connectionKey, token }
-      return new WorkerLink(lease, owner, ctx.metrics)
+      const alias = registration.metadata.gatewayPath
+      const relay = typeof alias === 'string' ? { ...owner, gatewayPath: alias } : owner
+      return new WorkerLink(lease, relay, ctx.metrics, ctx.tuning)
     }
     lease.release()
     tried.add(key)

@@ -1,3 +1,5 @@
+import { batchLength } from './batch-plan.js'
+import type { PipelinePolicy } from './batch-plan.js'
 import type { SubscriptionBook } from './subscription-book.js'
 
 /** One client message admitted for forwarding. */
@@ -35,24 +37,15 @@ export class MessageQueue {
 
   // Tracked when batched, not when admitted, and a batch never touches one
   // subscription twice: a REQ reusing an id must not reset that subscription
-  // while the previous answer is still coming.
-  /** The next messages to send at once: at most `depth`, one per subscription id. */
-  takeBatch(depth: number, book: SubscriptionBook): QueuedMessage[] {
-    const batch: QueuedMessage[] = []
-    let touched: Set<string> | null = null
-    for (const q of this.#items) {
-      if (batch.length >= depth) break
-      const [verb, subId] = q.message
-      if ((verb === 'REQ' || verb === 'CLOSE') && typeof subId === 'string') {
-        touched ??= new Set()
-        if (touched.has(subId)) break
-        touched.add(subId)
-      }
+  // while the previous answer is still coming (batch-plan.ts has the rules).
+  /** The next messages to send at once under `policy`. */
+  takeBatch(policy: PipelinePolicy, book: SubscriptionBook): QueuedMessage[] {
+    const batch = this.#items.slice(0, batchLength(this.#items, policy))
+    for (const q of batch) {
       if (!q.tracked) {
         book.track(q.message, q.text)
         q.tracked = true
       }
-      batch.push(q)
     }
     return batch
   }

@@ -153,3 +153,41 @@ export class EarlyPoll {
 export function acceptsEvent(answer: string): boolean {
   return answer.startsWith('["OK",') && /^\["OK","[^"]*",true/.test(answer)
 }
+
+/**
+ * One session's part in event-triggered polling: registered under its current worker while it
+ * wants output from a worker without push, and bounded by an {@link EarlyPoll}. The poller calls
+ * {@link follow} whenever it (re)arms and {@link idle} when it is free to poll.
+ */
+export class TriggeredPolls implements EarlyPollable {
+  readonly #trigger: PollTrigger
+  readonly #early: EarlyPoll
+  #watch: PollWatch | null = null
+  #watched: string | null = null
+
+  constructor(trigger: PollTrigger, minGapMs: number, pollNow: () => boolean) {
+    this.#trigger = trigger
+    this.#early = trigger.early(minGapMs, pollNow)
+  }
+
+  /** Watch `workerKey` (the session wants its output), or nothing (null). */
+  follow(workerKey: string | null): void {
+    if (workerKey === this.#watched) return
+    this.#watch?.close()
+    this.#watch = workerKey === null ? null : this.#trigger.watch(workerKey, this)
+    this.#watched = workerKey
+  }
+
+  pollEarly(): void {
+    this.#early.request()
+  }
+
+  idle(): void {
+    this.#early.idle()
+  }
+
+  stop(): void {
+    this.follow(null)
+    this.#early.stop()
+  }
+}

@@ -26,10 +26,12 @@ import type { SenderLimitsConfig } from './sender-limits.js'
 import { SessionGate } from './session-gate.js'
 import type { Admission } from './session-gate.js'
 import { SessionRegistry } from './session-registry.js'
+import { sessionTuning } from './session-tuning.js'
+import type { SessionTuningConfig } from './session-tuning.js'
 import { GatewayHealthView, statusPage } from './status-page.js'
 
 /** Client-facing limits, each with a clear NOTICE or close code and a metric. */
-export interface ProxyLimits extends SenderLimitsConfig {
+export interface ProxyLimits extends SenderLimitsConfig, SessionTuningConfig {
   maxFrameBytes: number
   maxQueuedMessages: number
   maxBufferedBytes: number
@@ -130,6 +132,7 @@ export class ProxyServer {
         linkWaitMs: limits.linkWaitMs,
       },
       allowPersonMessage: (pubkey) => this.#limits.allowMessage(pubkey),
+      tuning: sessionTuning(limits, opts.registry),
     }
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -219,10 +222,14 @@ export class ProxyServer {
         admission = { ok: false, code: CloseCode.INTERNAL, reason: 'internal error' }
       }
     }
-    if (socket.destroyed) {
-      if (admission.ok) admission.slot.release()
-      return
+    if (admission.ok) {
+      // Whatever happens next (a handshake ws aborts, a session that never starts, a
+      // normal close), the socket closes once, and then the session's slot is free.
+      const { slot } = admission
+      socket.once('close', () => slot.release())
+      if (socket.destroyed) slot.release()
     }
+    if (socket.destroyed) return
     // Legacy clients read the refusal from the close code, so complete the upgrade first.
     this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       // From the first moment: a refused or 1013 socket still parses what the client sends,
@@ -236,8 +243,6 @@ export class ProxyServer {
         return
       }
       const session = new RelaySession(ws, admission.identity, this.#ctx)
-      const { slot } = admission
-      ws.once('close', () => slot.release())
       this.sessions.add(session)
       this.#log.debug(
         {

@@ -83,6 +83,7 @@ export class RelaySession {
         },
       },
       ctx.logger,
+      ctx.tuning,
     )
   }
 
@@ -280,8 +281,8 @@ export class RelaySession {
   }
 
   async #sendBatch(link: WorkerLink): Promise<void> {
-    const batch = this.#queue.takeBatch(link.pipelineDepth, this.#subs)
-    const results = await Promise.allSettled(batch.map((q) => link.post(q.text)))
+    const batch = this.#queue.takeBatch(link.pipeline, this.#subs)
+    const results = await Promise.allSettled(link.postAll(batch.map((q) => q.text)))
     for (const result of results) {
       if (this.#state === 'closed') return
       if (result.status === 'fulfilled') {

@@ -3,6 +3,7 @@ import type { Registration } from '../shared/store/gateway-store.js'
 import type { PeerSnapshot } from '../shared/swarm/select-peer.js'
 import type { ProxyMetrics } from './proxy-metrics.js'
 import type { RelaySession } from './relay-session.js'
+import type { SessionTuning } from './session-tuning.js'
 import type { WorkerLease } from './worker-link.js'
 
 /** Per-session limits, from the proxy's config. */
@@ -53,6 +54,8 @@ export interface SessionContext {
   limits: SessionLimits
   /** Synchronous: true when this person (a token's pubkey) may send one more message now. */
   allowPersonMessage?(pubkey: string): boolean
+  /** Legacy pipelining and event-triggered polling (session-tuning.ts); absent: both off. */
+  tuning?: SessionTuning
 }
 
 /** Who the session is for, settled before the upgrade. */

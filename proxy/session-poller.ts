@@ -1,5 +1,7 @@
 import type { Logger } from 'pino'
 import { bodyText } from '../shared/protocol/wire.js'
+import { TriggeredPolls } from './poll-trigger.js'
+import type { SessionTuning } from './session-tuning.js'
 import type { WorkerLink } from './worker-link.js'
 
 /** What the poller asks of its session. */
@@ -26,17 +28,34 @@ export class SessionPoller {
   #timer: NodeJS.Timeout | null = null
   #polling = false
   #stopped = false
+  /** Early polls after an EVENT accepted through this gateway (poll-trigger.ts). */
+  readonly #triggered: TriggeredPolls | null
 
-  constructor(intervalMs: number, target: PollTarget, logger: Logger) {
+  constructor(
+    intervalMs: number,
+    target: PollTarget,
+    logger: Logger,
+    tuning?: SessionTuning | undefined,
+  ) {
     this.#intervalMs = intervalMs
     this.#target = target
     this.#logger = logger
+    const trigger = tuning?.trigger ?? null
+    this.#triggered =
+      trigger === null
+        ? null
+        : new TriggeredPolls(trigger, tuning?.triggeredPollGapMs ?? 0, () => this.#pollNow())
   }
 
   /** Arms the next poll unless one is armed or polling is not needed. */
   schedule(): void {
-    if (this.#stopped || this.#timer !== null || !this.#target.wantsOutput()) return
-    const link = this.#target.link()
+    const wanted = !this.#stopped && this.#target.wantsOutput()
+    const link = wanted ? this.#target.link() : null
+    if (this.#triggered !== null) {
+      this.#triggered.follow(link === null || link.pushes ? null : link.key)
+      this.#triggered.idle()
+    }
+    if (this.#stopped || this.#timer !== null || !wanted) return
     if (link === null || link.pushes) return
     this.#timer = setTimeout(() => {
       this.#timer = null
@@ -48,6 +67,18 @@ export class SessionPoller {
     this.#stopped = true
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
+    this.#triggered?.stop()
+  }
+
+  // A triggered poll, now if nothing is in flight (then the interval restarts after it).
+  #pollNow(): boolean {
+    const link = this.#target.link()
+    if (this.#stopped || this.#polling || link === null || link.pushes) return false
+    if (this.#target.busy() || !this.#target.wantsOutput()) return false
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timer = null
+    void this.#poll()
+    return true
   }
 
   async #poll(): Promise<void> {

@@ -1,18 +1,22 @@
 import type { Logger } from 'pino'
 import type { GatewayError } from '../shared/errors.js'
 import type { Headers, RelayResponse } from '../shared/protocol/wire.js'
-import { Capability } from '../shared/protocol/wire.js'
+import { bodyText, Capability } from '../shared/protocol/wire.js'
 import type { PeerLease } from '../shared/swarm/peer-lease.js'
+import { pipelinePolicy } from './batch-plan.js'
+import type { PipelinePolicy } from './batch-plan.js'
+import { acceptsEvent } from './poll-trigger.js'
 import type { ProxyMetrics } from './proxy-metrics.js'
+import type { SessionTuning } from './session-tuning.js'
 
 /** What a session needs of a pooled worker connection; a PeerLease has it. */
 export type WorkerLease = Pick<
   PeerLease,
   'key' | 'request' | 'sendWsFrame' | 'supports' | 'release'
->
+> &
+  Partial<Pick<PeerLease, 'cork' | 'uncork'>>
 
-/** Client messages in flight at once to a worker that offers `pipeline`. */
-export const PIPELINE_DEPTH = 16
+const NO_LEGACY_PIPELINE = { depth: 1, offRelays: new Set<string>() }
 
 /**
  * A session's side of one worker: the lease it was given (never a lookup by
@@ -27,24 +31,30 @@ export class WorkerLink {
   readonly #headers: Headers
   readonly #postPath: string
   readonly #pollPath: string
+  readonly #relay: { relayKey: string; gatewayPath?: string | undefined }
+  readonly #tuning: SessionTuning | undefined
 
   constructor(
     lease: WorkerLease,
-    session: { relayKey: string; connectionKey: string; token: string },
+    session: { relayKey: string; connectionKey: string; token: string; gatewayPath?: string },
     metrics: ProxyMetrics,
+    tuning?: SessionTuning,
   ) {
     this.key = lease.key
     this.#lease = lease
     this.#metrics = metrics
+    this.#tuning = tuning
+    this.#relay = { relayKey: session.relayKey, gatewayPath: session.gatewayPath }
     this.#connectionKey = session.connectionKey
     this.#headers = { 'content-type': 'application/json', 'x-auth-token': session.token }
     this.#postPath = `/post/relay/${session.relayKey}`
     this.#pollPath = `/get/relay/${session.relayKey}/${session.connectionKey}`
   }
 
-  /** How many of the client's messages may be in flight at once. */
-  get pipelineDepth(): number {
-    return this.#lease.supports(Capability.PIPELINE) ? PIPELINE_DEPTH : 1
+  /** How many of the client's messages may be in flight at once, and under which rules. */
+  get pipeline(): PipelinePolicy {
+    const legacy = this.#tuning?.legacyPipeline ?? NO_LEGACY_PIPELINE
+    return pipelinePolicy(this.#lease.supports(Capability.PIPELINE), this.#relay, legacy)
   }
 
   /** The worker pushes output, so the session never polls. */
@@ -62,7 +72,23 @@ export class WorkerLink {
       body: `{"message":${text},"connectionKey":"${this.#connectionKey}"}`,
     })
     this.#metrics.forwardSeconds.observe((performance.now() - started) / 1000)
+    // An accepted EVENT: sessions polling this worker may have it queued now.
+    const trigger = this.#tuning?.trigger
+    if (trigger != null && text.startsWith('["EVENT"') && acceptsEvent(bodyText(res.body))) {
+      trigger.accepted(this.key)
+    }
     return res
+  }
+
+  /** Forwards a batch of client messages; several leave corked, in one write. */
+  postAll(texts: readonly string[]): Array<Promise<RelayResponse>> {
+    if (texts.length < 2 || this.#lease.cork === undefined) return texts.map((t) => this.post(t))
+    this.#lease.cork()
+    try {
+      return texts.map((t) => this.post(t))
+    } finally {
+      this.#lease.uncork?.()
+    }
   }
 
   /** One legacy `GET /get/relay` poll for output queued at the worker. */

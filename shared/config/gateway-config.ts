@@ -47,6 +47,9 @@ export interface GatewayConfig {
     readonly messageBurst: number
     readonly linkWaitMs: number
     readonly pollIntervalMs: number
+    readonly legacyPipelineDepth: number
+    readonly legacyPipelineOff: readonly string[]
+    readonly triggeredPollGapMs: number
     readonly pingIntervalMs: number
     readonly shutdownGraceMs: number
   }
@@ -67,6 +70,8 @@ export interface GatewayConfig {
     readonly unhealthyAfter: number
     readonly downAfter: number
     readonly openTimeoutMs: number
+    readonly probeIntervalMs: number
+    readonly probeTimeoutMs: number
     readonly idleTimeoutMs: number
     readonly backoffMinMs: number
     readonly backoffMaxMs: number

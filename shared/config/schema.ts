@@ -48,7 +48,7 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       'Comma-separated addresses or CIDR ranges whose X-Forwarded-For header is believed (Caddy in ' +
       'front; compose sets its fixed address). Client IPs drive per-IP limits. Empty (the default): ' +
       'no header is believed and every client is taken at its socket address.',
-    format: 'string-list',
+    format: 'address-list',
     default: [],
     env: 'GATEWAY_TRUSTED_PROXIES',
   },
@@ -164,6 +164,30 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       format: 'positive-int',
       default: 1000,
       env: 'GATEWAY_PROXY_POLL_INTERVAL_MS',
+    },
+    legacyPipelineDepth: {
+      doc:
+        'Client messages of one session in flight at once to a worker without the pipeline ' +
+        'extension (never two on one subscription id, never a REQ past an EVENT; answers keep ' +
+        'the client order). 1 turns legacy pipelining off.',
+      format: 'positive-int',
+      default: 8,
+      env: 'GATEWAY_PROXY_LEGACY_PIPELINE_DEPTH',
+    },
+    legacyPipelineOff: {
+      doc: 'Comma-separated relay keys or public identifiers whose legacy workers get one message at a time.',
+      format: 'string-list',
+      default: [],
+      env: 'GATEWAY_PROXY_LEGACY_PIPELINE_OFF',
+    },
+    triggeredPollGapMs: {
+      doc:
+        'Event-triggered polling: after a worker without push accepts an EVENT sent through the ' +
+        'gateway, its sessions with open subscriptions poll early, each at most once per this many ' +
+        'ms (50: at most 20 extra polls per second per session). 0 turns it off.',
+      format: 'nat',
+      default: 50,
+      env: 'GATEWAY_PROXY_TRIGGERED_POLL_GAP_MS',
     },
     pingIntervalMs: {
       doc: 'WebSocket ping interval, in ms; a client that misses a pong is disconnected.',
@@ -301,6 +325,21 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       format: 'positive-int',
       default: 20000,
       env: 'GATEWAY_POOL_OPEN_TIMEOUT_MS',
+    },
+    probeIntervalMs: {
+      doc:
+        'Pause between link probes of a worker connection, in ms: one empty encrypted frame the ' +
+        "worker's transport acknowledges, so a killed or frozen worker is noticed in seconds at about " +
+        'one small frame per interval (workers need nothing new).',
+      format: 'positive-int',
+      default: 1000,
+      env: 'GATEWAY_POOL_PROBE_INTERVAL_MS',
+    },
+    probeTimeoutMs: {
+      doc: 'A link probe not acknowledged within this long drops the connection (failover), in ms.',
+      format: 'positive-int',
+      default: 1500,
+      env: 'GATEWAY_POOL_PROBE_TIMEOUT_MS',
     },
     idleTimeoutMs: {
       doc: 'Close a worker connection no session or request used for this long, in ms.',

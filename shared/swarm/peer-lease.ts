@@ -45,6 +45,18 @@ export class PeerLease {
     return this.#conn.sendWsFrame(frame)
   }
 
+  /**
+   * Holds the connection's writes until {@link uncork}: requests sent in between leave as one
+   * Protomux batch in one write (a pipelined batch of a session). Pairs must not straddle ticks.
+   */
+  cork(): void {
+    this.#conn.channel?.cork()
+  }
+
+  uncork(): void {
+    this.#conn.channel?.uncork()
+  }
+
   /** Gives the claim back. Safe to call more than once. */
   release(): void {
     if (this.#released) return

@@ -11,6 +11,8 @@ export interface LegacyRelayOptions {
    * handler would: pipelined messages then finish out of order. Default: handled at once.
    */
   delayMs?: (message: unknown[]) => number
+  /** Keep every output line per connectionKey in {@link LegacyRelay.output} (tests). */
+  recordOutput?: boolean
 }
 
 /** What the worker saw, for tests of the gateway's ordering promises. */
@@ -41,6 +43,8 @@ export class LegacyRelay {
   /** Per connectionKey: what is being handled now (subscription ids, 'EVENT' count). */
   readonly #busy = new Map<string, { subs: Set<string>; events: number; count: number }>()
   readonly #unsubscribe: () => void
+  /** Output lines per connectionKey in the order the relay produced them (`recordOutput`). */
+  readonly output = new Map<string, string[]>()
 
   constructor(backend: RelayBackend, opts: LegacyRelayOptions) {
     this.#backend = backend
@@ -49,6 +53,11 @@ export class LegacyRelay {
       let queue = this.#queues.get(key)
       if (queue === undefined) this.#queues.set(key, (queue = []))
       queue.push(JSON.parse(line))
+      if (opts.recordOutput === true) {
+        const seen = this.output.get(key)
+        if (seen === undefined) this.output.set(key, [line])
+        else seen.push(line)
+      }
     })
   }
 
