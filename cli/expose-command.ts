@@ -37,8 +37,8 @@ Options:
   --bootstrap <h:p,...>   DHT bootstrap nodes (private networks, tests)
   --host <address>        address the DHT binds to (e.g. 127.0.0.1)
   --mode direct|tunnel    how to reach the gateway (only direct for now)
-  --no-dial-out           do not dial out to the gateway nodes it publishes (then the
-                          gateway must reach this worker through the DHT)
+  --dial-out              also dial out to the gateway nodes it publishes (GET /api/gateway),
+                          for workers whose NAT the gateway cannot reach
   --check-timeout <ms>    end-to-end check deadline (default 30000)
   --no-check              skip the end-to-end check`,
   options: {
@@ -54,7 +54,7 @@ Options:
     mode: { type: 'string', default: 'direct' },
     'check-timeout': { type: 'string' },
     'no-check': { type: 'boolean', default: false },
-    'no-dial-out': { type: 'boolean', default: false },
+    'dial-out': { type: 'boolean', default: false },
   },
   run: expose,
 }
@@ -104,7 +104,7 @@ async function expose(context: CommandContext): Promise<void> {
     // The worker's own log stays quiet: the CLI says what matters in its own words.
     logger: pino({ level: context.env.HYPERTUNA_LOG_LEVEL ?? 'silent' }, pino.destination(2)),
     progress: (line) => out.progress(line),
-    dialOut: values['no-dial-out'] !== true,
+    dialOut: values['dial-out'] === true,
   })
   let stopping: Promise<void> | null = null
   const stop = (signal: string): Promise<void> => {

@@ -25,7 +25,7 @@ export interface ExposeWorkerOptions {
   seed?: Buffer
   logger: Logger
   progress: (line: string) => void
-  /** Dial out to the gateway nodes the registrar publishes (default true). */
+  /** Dial out to the gateway nodes the registrar publishes (default false). */
   dialOut?: boolean
 }
 
@@ -141,7 +141,7 @@ export class ExposeWorker {
     // Besides announcing on the DHT (the gateway dials in), keep links out to the gateway's
     // nodes when it publishes them: then this worker's own NAT never has to accept anything.
     const targets = registered.gateway
-    if (o.dialOut !== false && targets !== undefined && targets.gatewayKeys.length > 0) {
+    if (o.dialOut === true && targets !== undefined && targets.gatewayKeys.length > 0) {
       o.progress(`dialling out to ${targets.gatewayKeys.length} gateway node(s) ...`)
       this.#host.dialGateways(targets)
     }
