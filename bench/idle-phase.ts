@@ -28,6 +28,7 @@ export async function runIdlePhase(
       // per-IP caps are not hit; raised anyway so the bench cannot trip over them.
       GATEWAY_PROXY_MAX_SESSIONS_PER_TOKEN: String(p.sessions + p.pollSessions),
       GATEWAY_PROXY_MAX_SESSIONS_PER_IP: String(p.sessions + p.pollSessions),
+      GATEWAY_PROXY_SESSION_OPENS_PER_IP_PER_MINUTE: String(p.sessions + p.pollSessions),
     },
   })
   onStop(() => gateway.stop(5_000))

@@ -48,6 +48,8 @@ export function peerPoolOptions(
     unhealthyAfter: p.unhealthyAfter,
     downAfter: p.downAfter,
     openTimeoutMs: p.openTimeoutMs,
+    probeIntervalMs: p.probeIntervalMs,
+    probeTimeoutMs: p.probeTimeoutMs,
     backoff: { minMs: p.backoffMinMs, maxMs: p.backoffMaxMs },
     joinTopic: p.joinTopic,
     idleTimeoutMs: p.idleTimeoutMs,

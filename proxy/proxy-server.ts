@@ -219,10 +219,14 @@ export class ProxyServer {
         admission = { ok: false, code: CloseCode.INTERNAL, reason: 'internal error' }
       }
     }
-    if (socket.destroyed) {
-      if (admission.ok) admission.slot.release()
-      return
+    if (admission.ok) {
+      // Whatever happens next (a handshake ws aborts, a session that never starts, a
+      // normal close), the socket closes once, and then the session's slot is free.
+      const { slot } = admission
+      socket.once('close', () => slot.release())
+      if (socket.destroyed) slot.release()
     }
+    if (socket.destroyed) return
     // Legacy clients read the refusal from the close code, so complete the upgrade first.
     this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       // From the first moment: a refused or 1013 socket still parses what the client sends,
@@ -236,8 +240,6 @@ export class ProxyServer {
         return
       }
       const session = new RelaySession(ws, admission.identity, this.#ctx)
-      const { slot } = admission
-      ws.once('close', () => slot.release())
       this.sessions.add(session)
       this.#log.debug(
         {

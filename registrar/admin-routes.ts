@@ -6,6 +6,7 @@ import type { Registration } from '../shared/store/gateway-store.js'
 import { adminTokenCheck } from './admin-auth.js'
 import { gatewayStatus, pageOf, peerViews, relaySessions, relaySummary } from './admin-views.js'
 import type { RelayDetail } from './admin-views.js'
+import { notFoundHandler } from './error-handler.js'
 import { HttpError, relayNotFound } from './http-error.js'
 import { publicUrlOf } from './relay-routes.js'
 import { parseWith, requireSecret } from './route-context.js'
@@ -48,6 +49,8 @@ export function registerAdminRoutes(
     async (admin) => {
       admin.addHook('onRequest', check)
       admin.addHook('onResponse', audit)
+      // Unknown admin paths need the token too (no probing for route names), and are audited.
+      admin.setNotFoundHandler(notFoundHandler)
 
       admin.get('/status', async () => {
         const [relays, reports] = await Promise.all([

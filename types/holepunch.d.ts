@@ -165,7 +165,8 @@ declare module 'hyperswarm' {
     keyPair?: KeyPair
     seed?: Buffer
     maxPeers?: number
-    relayThrough?: Buffer | Buffer[] | null
+    relayThrough?:
+      Buffer | Buffer[] | null | ((force: boolean, swarm: Hyperswarm) => Buffer | Buffer[] | null)
     firewall?: (remotePublicKey: Buffer, payload: unknown) => boolean
   }
   export default class Hyperswarm extends EventEmitter {

@@ -1,4 +1,4 @@
-import { isIPv4 } from 'node:net'
+import { isIP, isIPv4 } from 'node:net'
 import convict from 'convict'
 import type { BootstrapNode } from './gateway-config.js'
 import { MIN_ADMIN_TOKEN_BYTES, MIN_SECRET_BYTES } from './gateway-config.js'
@@ -28,6 +28,15 @@ function isBootstrapNode(value: unknown): value is BootstrapNode {
     (port as number) >= 1 &&
     (port as number) <= 65535
   )
+}
+
+// An address or a CIDR range, as proxy/client-address.ts and fastify's trustProxy both read them.
+function isAddressOrRange(entry: string): boolean {
+  const [address = '', bits, ...rest] = entry.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (bits === undefined) return true
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32)
 }
 
 function parseUrl(value: string): URL | undefined {
@@ -63,6 +72,21 @@ export function registerConfigFormats(): void {
       },
       validate(value: unknown) {
         if (typeof value !== 'boolean') fail('must be true or false')
+      },
+    },
+    'address-list': {
+      coerce: (value: string) =>
+        value
+          .split(',')
+          .map((entry) => entry.trim())
+          .filter((entry) => entry !== ''),
+      validate(value: unknown) {
+        if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+          fail('must be a comma-separated list')
+        }
+        const bad = (value as string[]).find((v) => !isAddressOrRange(v))
+        // A typo here would silently trust nobody (or the wrong hop): refuse it.
+        if (bad !== undefined) fail(`"${bad}" is not an IP address or CIDR range`)
       },
     },
     'string-list': {

@@ -67,6 +67,8 @@ export interface GatewayConfig {
     readonly unhealthyAfter: number
     readonly downAfter: number
     readonly openTimeoutMs: number
+    readonly probeIntervalMs: number
+    readonly probeTimeoutMs: number
     readonly idleTimeoutMs: number
     readonly backoffMinMs: number
     readonly backoffMaxMs: number

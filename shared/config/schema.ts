@@ -48,7 +48,7 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       'Comma-separated addresses or CIDR ranges whose X-Forwarded-For header is believed (Caddy in ' +
       'front; compose sets its fixed address). Client IPs drive per-IP limits. Empty (the default): ' +
       'no header is believed and every client is taken at its socket address.',
-    format: 'string-list',
+    format: 'address-list',
     default: [],
     env: 'GATEWAY_TRUSTED_PROXIES',
   },
@@ -301,6 +301,21 @@ export const gatewayConfigSchema: convict.Schema<GatewayConfig> = {
       format: 'positive-int',
       default: 20000,
       env: 'GATEWAY_POOL_OPEN_TIMEOUT_MS',
+    },
+    probeIntervalMs: {
+      doc:
+        'Pause between link probes of a worker connection, in ms: one empty encrypted frame the ' +
+        "worker's transport acknowledges, so a killed or frozen worker is noticed in seconds at about " +
+        'one small frame per interval (workers need nothing new).',
+      format: 'positive-int',
+      default: 1000,
+      env: 'GATEWAY_POOL_PROBE_INTERVAL_MS',
+    },
+    probeTimeoutMs: {
+      doc: 'A link probe not acknowledged within this long drops the connection (failover), in ms.',
+      format: 'positive-int',
+      default: 1500,
+      env: 'GATEWAY_POOL_PROBE_TIMEOUT_MS',
     },
     idleTimeoutMs: {
       doc: 'Close a worker connection no session or request used for this long, in ms.',

@@ -24,8 +24,8 @@ export interface CreateSwarmOptions {
    */
   port?: number
   /**
-   * The port is reachable from the internet: the node starts unfirewalled, so peers connect
-   * straight to it without hole punching. Verify with `checkReachability` after start.
+   * The port is claimed reachable from the internet. The node still starts firewalled;
+   * `checkReachability` probes the claim and switches it to unfirewalled when it holds.
    */
   reachable?: boolean
   /**
@@ -34,7 +34,7 @@ export interface CreateSwarmOptions {
    * calls for relaying (Hyperswarm's own rule). Connections dialled with `dht.connect` pass
    * `relayThrough` themselves.
    */
-  relayThrough?: readonly string[]
+  relayThrough?: readonly string[] | (() => readonly string[])
 }
 
 /**
@@ -51,12 +51,19 @@ export function createSwarm(opts: CreateSwarmOptions = {}): Hyperswarm {
       : {}),
     ...(opts.host ? { host: opts.host } : {}),
     ...(port === 0 ? {} : { port, anyPort: false }),
-    // Only a claim: dht-rpc then skips its own firewall probe, which checkReachability runs.
-    ...(opts.reachable === true ? { firewalled: false } : {}),
     keyPair,
   })
-  const relays = (opts.relayThrough ?? []).map((k) => Buffer.from(k, 'hex'))
-  return new Hyperswarm({ dht, keyPair, ...(relays.length > 0 ? { relayThrough: relays } : {}) })
+  const source = opts.relayThrough
+  if (source === undefined) return new Hyperswarm({ dht, keyPair })
+  const current = typeof source === 'function' ? source : () => source
+  // Hyperswarm's own rule (relay when forced by a failed punch or when our NAT randomizes),
+  // with a list that may be learnt later (a worker gets it from its registration answer).
+  const relayThrough = (force: boolean, swarm: Hyperswarm): Buffer[] | null => {
+    if (!force && !swarm.dht.randomized) return null
+    const keys = current()
+    return keys.length === 0 ? null : keys.map((k) => Buffer.from(k, 'hex'))
+  }
+  return new Hyperswarm({ dht, keyPair, relayThrough })
 }
 
 /** Swarm options from the validated `hyperswarm` config section. */

@@ -53,7 +53,7 @@ export const DEFAULT_PEER_POLICY: PeerPolicy = {
   healthIntervalMs: 5_000,
   unhealthyAfter: 2,
   downAfter: 4,
-  openTimeoutMs: 10_000,
+  openTimeoutMs: 20_000,
   probeIntervalMs: 1_000,
   probeTimeoutMs: 1_500,
   backoff: { minMs: 500, maxMs: 30_000 },

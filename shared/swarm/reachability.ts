@@ -75,8 +75,13 @@ export function judgeReachability(o: ReachabilityObservations): ReachabilityRepo
 }
 
 function claimProblem(o: ReachabilityObservations): string | null {
-  if (o.configuredPort === 0)
+  if (o.configuredPort === 0) {
     return 'GATEWAY_HYPERSWARM_PORT is 0 (random): no published port can match'
+  }
+  if (o.probeReached === null) return 'the DHT library offers no reachability probe'
+  if (o.probeReached === false) {
+    return `unsolicited packets from other DHT nodes did not reach UDP port ${o.configuredPort}: the port is not published or a firewall drops it`
+  }
   if (o.publicHost === null) return 'no DHT node reported our public address'
   if (o.publicPort === 0) {
     return 'the NAT gives a new public port per remote (randomizing): the port is not published'
@@ -84,25 +89,26 @@ function claimProblem(o: ReachabilityObservations): string | null {
   if (o.publicPort !== o.configuredPort) {
     return `DHT nodes see public port ${o.publicPort}, not ${o.configuredPort}: publish the same port number`
   }
-  if (o.probeReached === false) {
-    return `unsolicited packets from other DHT nodes did not reach ${o.publicHost}:${o.configuredPort}: the port is not published or a firewall drops it`
-  }
-  if (o.probeReached === null) return 'the DHT library offers no reachability probe'
   return null
 }
 
-// dht-rpc's own firewall probe (PING_NAT from several nodes to the server socket, answered
-// from another socket so the NAT sees an unsolicited packet). Not public API: feature-checked.
+// dht-rpc's own network-state update: several nodes are asked (PING_NAT) to answer on our
+// server socket from another socket of theirs, so the NAT sees unsolicited packets; when they
+// arrive on a consistent public address, dht-rpc goes unfirewalled and samples its public
+// address from the server socket. Not public API, hence feature-checked. It must run while
+// the node is firewalled: the server socket then carries nothing but the probe's answers.
 interface ProbingDht {
-  _checkIfFirewalled?: () => Promise<boolean>
+  _updateNetworkState?: (onlyFirewall: boolean) => Promise<boolean>
   io?: { firewalled: boolean }
   localAddress?: () => { host: string; port: number } | null
 }
 
 /**
- * Checks the node's reachability once it is bootstrapped. A claim that does not hold switches
- * the node back to firewalled operation (the state dht-rpc itself starts in), so peers punch
- * holes instead of dialling a port that drops their packets. Call before anything listens.
+ * Checks the node's reachability once it is bootstrapped. The node starts firewalled like any
+ * HyperDHT node; a reachable claim is probed and, when it holds, the node switches to
+ * unfirewalled operation (what dht-rpc does itself when its own probe succeeds), so peers
+ * connect straight to it. A claim that does not hold leaves it firewalled: peers punch holes
+ * instead of dialling a port that drops their packets. Call before anything listens.
  */
 export async function checkReachability(
   dht: HyperDHT,
@@ -116,23 +122,30 @@ export async function checkReachability(
   // the first non-internal interface.
   const localHost =
     bound.host !== '0.0.0.0' && bound.host !== '::' ? bound.host : (local?.host ?? null)
+  const localPort = local?.port ?? bound.port
   let probeReached: boolean | null = null
-  if (opts.claimed && typeof probing._checkIfFirewalled === 'function') {
-    probeReached = !(await probing._checkIfFirewalled.call(dht))
+  if (opts.claimed && !dht.firewalled) {
+    // dht-rpc's own probe already found the server port reachable during bootstrap.
+    probeReached = true
+  } else if (opts.claimed && typeof probing._updateNetworkState === 'function') {
+    await probing._updateNetworkState.call(dht, true)
+    probeReached = !dht.firewalled
   }
+  const publicHost = dht.host
+  const publicPort = dht.port
   const report = judgeReachability({
     claimed: opts.claimed,
     configuredPort: opts.configuredPort,
     localHost,
-    localPort: local?.port ?? bound.port,
-    publicHost: dht.host,
-    publicPort: dht.port,
+    localPort,
+    publicHost,
+    publicPort,
     dhtFirewalled: dht.firewalled,
     probeReached,
   })
-  if (opts.claimed && report.firewalled) {
-    dht.firewalled = true
-    if (probing.io !== undefined) probing.io.firewalled = true
+  if (opts.claimed) {
+    dht.firewalled = report.firewalled
+    if (probing.io !== undefined) probing.io.firewalled = report.firewalled
   }
   return report
 }

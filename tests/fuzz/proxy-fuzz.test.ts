@@ -52,15 +52,33 @@ describe('proxy fuzz: raw frames, paths, headers and tokens', function () {
   }
 
   // Writes `head` and then `frames` on a fresh TCP connection, half-closes and waits until the
-  // server has closed too: every path through the proxy ends in a close, never a hang.
-  async function exchange(head: string | Uint8Array, frames: Uint8Array[]): Promise<void> {
+  // server has closed too: every path through the proxy ends in a close, never a hang. The
+  // frames go either right behind the head (they arrive while admission is still deciding) or
+  // once the answer's head is back (after the refusal or the accepted upgrade).
+  async function exchange(
+    head: string | Uint8Array,
+    frames: Uint8Array[],
+    afterAnswer = false,
+  ): Promise<void> {
     const socket = connect({ host: '127.0.0.1', port: stack.port })
     socket.on('error', () => {})
-    socket.on('data', () => {})
+    let received = ''
+    const answered = new Promise<void>((resolve) => {
+      const onData = (chunk: Buffer): void => {
+        received += chunk.toString('latin1')
+        if (!received.includes('\r\n\r\n')) return
+        socket.off('data', onData)
+        socket.on('data', () => {})
+        resolve()
+      }
+      socket.on('data', onData)
+      socket.once('close', () => resolve())
+    })
     const closed = once(socket, 'close')
     await once(socket, 'connect')
     socket.write(head)
-    for (const frame of frames) socket.write(frame)
+    if (afterAnswer) await answered
+    for (const frame of frames) if (!socket.destroyed) socket.write(frame)
     socket.end()
     await closed
   }
@@ -91,10 +109,10 @@ describe('proxy fuzz: raw frames, paths, headers and tokens', function () {
   }
   const kind = fc.constantFrom(...(Object.keys(sessionKinds) as Array<keyof typeof sessionKinds>))
 
-  it('survives random and malformed frames after each kind of refusal and on live sessions', async () => {
+  it('survives random and malformed frames before and after each kind of refusal and on live sessions', async () => {
     await fc.assert(
-      fc.asyncProperty(kind, frameSequence, async (k, frames) => {
-        await exchange(upgradeHead(sessionKinds[k]()), frames.map(encodeFrame))
+      fc.asyncProperty(kind, frameSequence, fc.boolean(), async (k, frames, afterAnswer) => {
+        await exchange(upgradeHead(sessionKinds[k]()), frames.map(encodeFrame), afterAnswer)
         expect(trap.errors.map(String)).to.deep.equal([])
       }),
       fuzzBudget(),

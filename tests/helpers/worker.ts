@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { pino } from 'pino'
 import { ExampleRelay } from '../../shared/worker/example-relay.js'
+import type { ExampleRelayOptions } from '../../shared/worker/example-relay.js'
 import { RelayHost } from '../../shared/worker/relay-host.js'
 import type { RelayHostOptions } from '../../shared/worker/relay-host.js'
 import type { LocalTestnet } from './testnet.js'
@@ -16,11 +17,16 @@ export interface TestWorker {
 
 export async function startWorker(
   testnet: LocalTestnet,
-  opts: { push?: boolean; relayKey?: string; seed?: Buffer } & Partial<RelayHostOptions> = {},
+  opts: {
+    push?: boolean
+    relayKey?: string
+    seed?: Buffer
+    relayOptions?: ExampleRelayOptions
+  } & Partial<RelayHostOptions> = {},
 ): Promise<TestWorker> {
-  const { push, relayKey = randomBytes(32).toString('hex'), seed, ...rest } = opts
+  const { push, relayKey = randomBytes(32).toString('hex'), seed, relayOptions, ...rest } = opts
   const swarm = testnet.createSwarm(seed === undefined ? {} : { seed })
-  const relay = new ExampleRelay()
+  const relay = new ExampleRelay(relayOptions)
   const host = new RelayHost({
     swarm,
     logger: pino({ level: 'silent' }),

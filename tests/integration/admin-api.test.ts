@@ -46,6 +46,13 @@ forEachStore('registrar admin API', (s) => {
     expect(h.sink.text()).not.to.contain(ADMIN_TOKEN)
   })
 
+  it('asks for the token before saying an admin path does not exist', async () => {
+    const h = start()
+    expectRefused(await call(h, { url: '/api/admin/nope' }), 401, 'admin_unauthorized')
+    expectRefused(await call(h, { url: '/api/admin/nope', headers: AUTH }), 404, 'not_found')
+    expect(auditLines(h).map((l) => l.statusCode)).to.deep.equal([401, 404])
+  })
+
   it('accepts the Bearer scheme in any case', async () => {
     const h = start()
     const answer = await call(h, {

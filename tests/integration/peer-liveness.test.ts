@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import { pino } from 'pino'
 import { Registry } from 'prom-client'
+import { ErrorCode } from '../../shared/errors.js'
 import { PeerPool } from '../../shared/swarm/peer-pool.js'
 import type { PeerState } from '../../shared/swarm/select-peer.js'
 import { startTestnet } from '../helpers/testnet.js'
@@ -72,9 +73,20 @@ describe('link probe with a worker process (default pool policy)', function () {
       const w = await readyWorker()
       const down = nextState(pool, w.publicKey, 'down')
       w.child.kill(signal)
+      // A request in flight to the lost worker ends with the link, not after its 30 s deadline.
+      const started = Date.now()
+      const inflight = pool.request(w.publicKey, { method: 'GET', path: '/health' }).then(
+        () => null,
+        (err: { code?: string }) => ({ code: err.code, ms: Date.now() - started }),
+      )
       const ms = await down
-      console.log(`      ${signal}: noticed after ${ms} ms`)
+      const failed = await inflight
+      console.log(
+        `      ${signal}: noticed after ${ms} ms, in-flight request failed after ${failed?.ms} ms`,
+      )
       expect(ms).to.be.at.most(NOTICED_WITHIN_MS)
+      expect(failed?.code).to.equal(ErrorCode.CHANNEL_CLOSED)
+      expect(failed?.ms).to.be.at.most(NOTICED_WITHIN_MS)
       expect(await lostByProbe()).to.equal(1)
     })
   }

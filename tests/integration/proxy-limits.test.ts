@@ -178,6 +178,20 @@ describe('proxy refusals, limits and bad input', function () {
     b.ws.close()
   })
 
+  it('closes a live session with 4403 "token expired" when its token expires (issue 9.4)', async () => {
+    const expiresAt = Date.now() + 1_500
+    const token = issueClientToken(SECRET, { relayKey, expiresAt })
+    const c = await rawClient(stack.url(relayKey, token))
+    c.send(['REQ', 'e', { kinds: [1] }])
+    await c.next((m) => Array.isArray(m) && m[0] === 'EOSE')
+    const [code, reason] = await c.closed
+    const late = Date.now() - expiresAt
+    expect([code, reason]).to.deep.equal([4403, 'token expired'])
+    expect(late).to.be.at.least(0)
+    // The issue's bound (one timer per session, not a sweep).
+    expect(late).to.be.below(1_000)
+  })
+
   it('closes live sessions with 4403 when the relay tokens are revoked', async () => {
     const c = await rawClient(stack.url(relayKey, stack.token(relayKey)))
     c.send(['REQ', 'r', { kinds: [1] }])

@@ -1,4 +1,6 @@
 import { expect } from 'chai'
+import { randomBytes } from 'node:crypto'
+import { request } from 'node:http'
 import { issueClientToken } from '../../shared/auth/client-token.js'
 import { loadConfig } from '../../shared/config/load-config.js'
 import { proxyServerOptions } from '../../proxy/proxy-options.js'
@@ -81,5 +83,50 @@ describe('proxy limits keyed on who is sending, and per-user tokens (nostr-tools
     expect(seen).to.include('worker-credential-for-ab')
     expect(seen).to.include(plain)
     expect(seen).to.not.include(personal)
+  })
+
+  it('frees the slot of an upgrade the WebSocket handshake then aborts', async () => {
+    const strict = await startProxyStack(testnet, { limits: { maxSessionsPerIp: 1 } })
+    try {
+      await strict.register(relayKey, [worker.publicKey])
+      const token = strict.token(relayKey)
+      // Admitted by the gate (token, relay, limits), then refused by ws: version 99.
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request({
+          host: '127.0.0.1',
+          port: strict.port,
+          path: `/${relayKey}?token=${token}`,
+          headers: {
+            connection: 'Upgrade',
+            upgrade: 'websocket',
+            'sec-websocket-version': '99',
+            'sec-websocket-key': randomBytes(16).toString('base64'),
+          },
+        })
+        req.on('response', (res) => {
+          res.resume()
+          resolve(res.statusCode ?? 0)
+        })
+        req.on('error', reject)
+        req.end()
+      })
+      expect(status).to.equal(400)
+      // The only place this IP has is free again once that socket is gone.
+      await waitUntil(
+        async () => {
+          const relay = await Relay.connect(strict.url(relayKey, token)).catch(() => null)
+          if (relay === null) return false
+          const served = await Promise.race([
+            collect(relay, [{ kinds: [1], limit: 1 }]).eose.then(() => true),
+            new Promise<boolean>((resolve) => (relay.onclose = () => resolve(false))),
+          ])
+          relay.close()
+          return served
+        },
+        { timeoutMs: 5_000, what: 'a session served after the aborted handshake' },
+      )
+    } finally {
+      await strict.close()
+    }
   })
 })

@@ -52,6 +52,11 @@ function printMatrix(): void {
       )
     }
   }
+  const falseClaim = results.get('false-claim') ?? 'not run'
+  lines.push(
+    '',
+    `REACHABLE claimed, UDP port not published (refused, firewalled), consistent-NAT legacy worker: ${falseClaim}`,
+  )
   process.stdout.write(`\n${lines.join('\n')}\n\n`)
 }
 
@@ -123,6 +128,52 @@ describe('reachability matrix (network namespaces + nftables, 198.18.0.0/15)', f
     return line as { ok: boolean; ms: number; last?: string }
   }
 
+  function startGateway(env: Record<string, string>): NodeProcess {
+    if (t === null) throw new Error('no topology')
+    const proc = t.gateway.spawnNode(script('../../scripts/start.js'), {
+      GATEWAY_LOG_LEVEL: 'info',
+      GATEWAY_REGISTRATION_SECRET: SECRET,
+      GATEWAY_HYPERSWARM_SEED: SEED,
+      GATEWAY_HYPERSWARM_BOOTSTRAP: bootstrap,
+      GATEWAY_HYPERSWARM_HOST: GATEWAY_HOST,
+      GATEWAY_PROXY_HOST: GATEWAY_HOST,
+      GATEWAY_PROXY_PORT: String(PROXY_PORT),
+      GATEWAY_REGISTRAR_HOST: GATEWAY_HOST,
+      GATEWAY_REGISTRAR_PORT: String(REGISTRAR_PORT),
+      ...env,
+    })
+    live.add(proc)
+    return proc
+  }
+
+  it('a REACHABLE claim without the UDP port published is refused loudly and falls back', async () => {
+    if (t === null) throw new Error('no topology')
+    publishGateway(t, false)
+    const gateway = startGateway({
+      GATEWAY_HYPERSWARM_PORT: String(GATEWAY_DHT_PORT),
+      GATEWAY_HYPERSWARM_REACHABLE: 'true',
+    })
+    try {
+      const warning = await gateway.waitFor((l) => typeof l.problem === 'string', 60_000)
+      expect(warning).to.include({ level: 40, firewalled: true })
+      expect(String(warning.msg)).to.match(/does NOT hold/)
+      await gateway.waitFor((l) => /proxy listening/.test(String(l.msg)), 60_000)
+      // Firewalled operation still serves a worker that hole punching reaches.
+      const worker = await startWorker('consistent', 'legacy')
+      try {
+        const answer = await client(worker.relayKey)
+        results.set('false-claim', answer.ok ? `${answer.ms} ms` : `FAIL (${answer.ms} ms)`)
+        expect(answer.ok, answer.last).to.equal(true)
+      } finally {
+        await worker.proc.stop()
+        live.delete(worker.proc)
+      }
+    } finally {
+      await gateway.stop()
+      live.delete(gateway)
+    }
+  })
+
   for (const row of Object.keys(ROWS) as Row[]) {
     describe(ROWS[row], () => {
       let gateway: NodeProcess | null = null
@@ -130,24 +181,14 @@ describe('reachability matrix (network namespaces + nftables, 198.18.0.0/15)', f
       before(async () => {
         if (t === null) throw new Error('no topology')
         publishGateway(t, row === 'published')
-        gateway = t.gateway.spawnNode(script('../../scripts/start.js'), {
-          GATEWAY_LOG_LEVEL: 'info',
-          GATEWAY_REGISTRATION_SECRET: SECRET,
-          GATEWAY_HYPERSWARM_SEED: SEED,
-          GATEWAY_HYPERSWARM_BOOTSTRAP: bootstrap,
-          GATEWAY_HYPERSWARM_HOST: GATEWAY_HOST,
-          GATEWAY_PROXY_HOST: GATEWAY_HOST,
-          GATEWAY_PROXY_PORT: String(PROXY_PORT),
-          GATEWAY_REGISTRAR_HOST: GATEWAY_HOST,
-          GATEWAY_REGISTRAR_PORT: String(REGISTRAR_PORT),
-          ...(row === 'published'
+        gateway = startGateway(
+          row === 'published'
             ? {
                 GATEWAY_HYPERSWARM_PORT: String(GATEWAY_DHT_PORT),
                 GATEWAY_HYPERSWARM_REACHABLE: 'true',
               }
-            : { GATEWAY_HYPERSWARM_RELAYS: relayKey }),
-        })
-        live.add(gateway)
+            : { GATEWAY_HYPERSWARM_RELAYS: relayKey },
+        )
         await gateway.waitFor((l) => /proxy listening/.test(String(l.msg)), 60_000)
         const check = await gateway.waitFor((l) => 'natType' in l, 60_000)
         if (row === 'published') {
@@ -178,9 +219,6 @@ describe('reachability matrix (network namespaces + nftables, 198.18.0.0/15)', f
               const ms = Math.max(...answers.map((a) => a.ms))
               const ok = answers.every((a) => a.ok)
               results.set(cell, ok ? `${ms} ms` : `FAIL (${ms} ms)`)
-              if (process.env.NETNS_DEBUG === '1') {
-                for (const w of workers) process.stdout.write(w.proc.stderr)
-              }
               if (!ok && AWAITING_POOL_RELAY.has(cell)) {
                 results.set(cell, `FAIL (${ms} ms), awaits pool relay retry`)
                 this.skip()

@@ -72,6 +72,9 @@ function behindRouter(
  * port only in the "published, REACHABLE" row.
  */
 export function publishGateway(t: Topology, dhtPort: boolean): void {
+  // Deleting the core's veth end removes the pair at once; a deleted namespace's own
+  // devices go away asynchronously, too late for the next link of the same name.
+  if (t.core.ip('link', 'show').includes('vgwa@')) t.core.ip('link', 'del', 'vgwa')
   t.gateway.remove()
   t.gatewayRouter.remove()
   const gw = behindRouter(t.core, 'gw', 'gw', GATEWAY_PUBLIC, '198.19.1.1', GATEWAY_HOST)

@@ -14,9 +14,13 @@ const [bootHost, bootPort] = (env.NETNS_BOOTSTRAP ?? '').split(':')
 
 async function main(): Promise<void> {
   const relayKey = randomBytes(32).toString('hex')
+  // A kit worker behind a randomizing NAT also tells dialling gateways to meet it at a relay
+  // (server side of relayThrough); the relays come with the registration answer.
+  let relays: readonly string[] = []
   const swarm = createSwarm({
     bootstrap: [{ host: bootHost ?? '', port: Number(bootPort) }],
     host: env.NETNS_HOST ?? '',
+    ...(env.NETNS_MODE === 'kit' ? { relayThrough: () => relays } : {}),
   })
   const logger = pino({ level: env.NETNS_LOG ?? 'silent' }, pino.destination(2))
   const relay = new ExampleRelay()
@@ -29,6 +33,7 @@ async function main(): Promise<void> {
   const answer = await registrar.register({ relayKey, peers: [host.publicKey] })
   if (env.NETNS_MODE === 'kit') {
     if (answer.gateway === undefined) throw new Error('registration answer names no gateway')
+    relays = answer.gateway.relays
     host.dialGateways(answer.gateway)
   }
   process.stdout.write(

@@ -86,6 +86,8 @@ describe('loadConfig', () => {
           unhealthyAfter: 2,
           downAfter: 4,
           openTimeoutMs: 20000,
+          probeIntervalMs: 1000,
+          probeTimeoutMs: 1500,
           idleTimeoutMs: 120000,
           backoffMinMs: 500,
           backoffMaxMs: 30000,
@@ -297,6 +299,10 @@ describe('loadConfig', () => {
       ['GATEWAY_REGISTRAR_LEGACY_DELETE', '2'],
       ['GATEWAY_POOL_HEALTH_INTERVAL_MS', '0'],
       ['GATEWAY_PROXY_MAX_FRAME_BYTES', '1e6'],
+      ['GATEWAY_TRUSTED_PROXIES', 'caddy'],
+      ['GATEWAY_TRUSTED_PROXIES', '10.0.0.1, 10.0.0.300'],
+      ['GATEWAY_TRUSTED_PROXIES', '172.30.80.0/33'],
+      ['GATEWAY_TRUSTED_PROXIES', '172.30.80.0/24/1'],
     ]
 
     it('reads booleans strictly and lists as comma-separated', () => {
@@ -304,12 +310,18 @@ describe('loadConfig', () => {
         env: {
           GATEWAY_POOL_JOIN_TOPIC: 'true',
           GATEWAY_REGISTRAR_LEGACY_DELETE: '0',
-          GATEWAY_TRUSTED_PROXIES: '10.0.0.1, 10.0.0.2',
+          GATEWAY_TRUSTED_PROXIES: '10.0.0.1, 10.0.0.2, 172.30.80.0/24, ::1, fd00::/8',
         },
       })
       expect(config.pool.joinTopic).to.equal(true)
       expect(config.registrar.legacyDelete).to.equal(false)
-      expect(config.trustedProxies).to.deep.equal(['10.0.0.1', '10.0.0.2'])
+      expect(config.trustedProxies).to.deep.equal([
+        '10.0.0.1',
+        '10.0.0.2',
+        '172.30.80.0/24',
+        '::1',
+        'fd00::/8',
+      ])
     })
     for (const [name, value] of cases) {
       it(`rejects ${name}=${JSON.stringify(value)}, naming the variable`, () => {
