@@ -84,7 +84,10 @@ describe('proxy HTTP: health, relay information and worker files', function () {
     const ready = await http('/ready')
     expect(ready.status).to.equal(200)
     expect(await ready.json()).to.deep.equal({ status: 'ready', store: 'ok' })
-    expect(await (await http('/metrics')).text()).to.include('hypertuna_gateway_proxy_sessions ')
+    const metrics = await (await http('/metrics')).text()
+    expect(metrics).to.include('hypertuna_gateway_proxy_sessions ')
+    // The pool's adapter registers on the same injected registry.
+    expect(metrics).to.include('hypertuna_gateway_pool_peers{state="ready"}')
   })
 
   it('builds a NIP-11 document from the registration when the worker offers none', async () => {
