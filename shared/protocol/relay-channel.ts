@@ -3,6 +3,8 @@ import Protomux from 'protomux'
 import type { Channel, ProtomuxMessage } from 'protomux'
 import { ErrorCode, GatewayError } from '../errors.js'
 import { Envelope } from './envelope.js'
+import { PendingCalls } from './pending-calls.js'
+import type { PendingKind } from './pending-calls.js'
 import type { Router, RouteResponse } from './router.js'
 import { splitPath } from './router.js'
 import {
@@ -61,15 +63,6 @@ export interface OutgoingRequest {
   body?: Body
 }
 
-interface Pending {
-  resolve: (value: never) => void
-  reject: (err: Error) => void
-  /** performance.now() after which the call fails. */
-  deadline: number
-  timeoutMs: number
-  kind: 'request' | 'health'
-}
-
 const EMPTY_HEADERS: Headers = Object.freeze({}) as Headers
 
 /**
@@ -90,13 +83,7 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
   readonly #healthCheck: ProtomuxMessage<HealthCheck | Envelope | null>
   readonly #healthResponse: ProtomuxMessage<HealthResponse | Envelope | null>
   readonly #telemetry: ProtomuxMessage<JsonObject | Envelope | null>
-  readonly #pending = new Map<number, Pending>()
-  /**
-   * One timer for every pending call's deadline, armed for the earliest one: no timer is set
-   * or cleared per message. When it fires it fails what is due and re-arms for the next.
-   */
-  #deadlineTimer: NodeJS.Timeout | null = null
-  #deadlineAt = Infinity
+  readonly #pending = new PendingCalls()
   readonly #opts: RelayChannelOptions<Ctx>
   readonly #requestTimeoutMs: number
   readonly #healthTimeoutMs: number
@@ -280,50 +267,13 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
     this.#onClose()
   }
 
-  #track<T>(id: number, kind: Pending['kind'], timeoutMs: number): Promise<T> {
+  #track<T>(id: number, kind: PendingKind, timeoutMs: number): Promise<T> {
     if (this.#closed) {
       return Promise.reject(
         new GatewayError(ErrorCode.CHANNEL_CLOSED, 'relay-v2 channel is closed'),
       )
     }
-    return new Promise<T>((resolve, reject) => {
-      const deadline = performance.now() + timeoutMs
-      this.#pending.set(id, {
-        resolve: resolve as (v: never) => void,
-        reject,
-        deadline,
-        timeoutMs,
-        kind,
-      })
-      if (deadline < this.#deadlineAt) this.#armDeadline(deadline)
-    })
-  }
-
-  #armDeadline(at: number): void {
-    if (this.#deadlineTimer !== null) clearTimeout(this.#deadlineTimer)
-    this.#deadlineAt = at
-    // +1: a timer may fire a fraction of a millisecond early.
-    this.#deadlineTimer = setTimeout(() => this.#expire(), Math.max(0, at - performance.now()) + 1)
-  }
-
-  // Fails every call past its deadline and re-arms for the earliest one left. Calls answered in
-  // time cost nothing here; the timer fires about once per timeout span under steady load.
-  #expire(): void {
-    this.#deadlineTimer = null
-    this.#deadlineAt = Infinity
-    const now = performance.now()
-    let next = Infinity
-    for (const [id, pending] of this.#pending) {
-      if (pending.deadline <= now) {
-        this.#pending.delete(id)
-        const kind = pending.kind
-        const code = kind === 'health' ? ErrorCode.HEALTH_TIMEOUT : ErrorCode.REQUEST_TIMEOUT
-        pending.reject(
-          new GatewayError(code, `${kind} ${id} got no response in ${pending.timeoutMs} ms`),
-        )
-      } else if (pending.deadline < next) next = pending.deadline
-    }
-    if (next !== Infinity) this.#armDeadline(next)
+    return this.#pending.track<T>(id, kind, timeoutMs)
   }
 
   #onOpen(handshake: Handshake | null): void {
@@ -343,21 +293,14 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
     this.#closed = true
     const err = new GatewayError(ErrorCode.CHANNEL_CLOSED, 'relay-v2 channel closed')
     this.#rejectOpened(err)
-    if (this.#deadlineTimer !== null) clearTimeout(this.#deadlineTimer)
-    this.#deadlineTimer = null
-    const pending = [...this.#pending.values()]
-    this.#pending.clear()
-    for (const p of pending) p.reject(err)
+    this.#pending.rejectAll(err)
     this.emit('close')
   }
 
   #onResponse(message: RelayResponse | HealthResponse | null): void {
     if (message === null) return this.#protocolError('malformed response')
-    const pending = this.#pending.get(message.id)
-    // A late answer to a call that already timed out is normal; drop it.
-    if (pending === undefined) return
-    this.#pending.delete(message.id)
-    pending.resolve(message as never)
+    // A late answer to a call that already timed out is normal; settle() drops it.
+    this.#pending.settle(message.id, message)
   }
 
   #onObject(kind: 'wsframe' | 'telemetry', message: JsonObject | null): void {

@@ -20,6 +20,7 @@ import type { GatewayDocument } from './gateway-document.js'
 import { RegistrarHttp } from './registrar-http.js'
 import type { RegistrarAnswer } from './registrar-http.js'
 import { RegistrarRequestError } from './registrar-request-error.js'
+import { RenewalScheduler } from './renewal-scheduler.js'
 import { shareUrl } from './share-url.js'
 
 /** Options of {@link RegistrarClient}. */
@@ -106,15 +107,6 @@ export interface RegistrarClientEvents {
   'renewal-failed': [relayKey: string, error: Error]
 }
 
-interface Renewal {
-  relay: RelayToRegister
-  timer: NodeJS.Timeout | null
-  /** The renewal call in progress, which unregister waits out. */
-  running: Promise<void> | null
-  failures: number
-  ttlSeconds: number
-}
-
 const JSON_HEADERS = { 'content-type': 'application/json' }
 
 /**
@@ -131,13 +123,8 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
   readonly #log: Logger | undefined
   readonly #now: () => number
   readonly #defaultTtl: number
-  readonly #renewFraction: number
-  readonly #jitter: number
-  readonly #retry: { minMs: number; maxMs: number }
-  readonly #random: () => number
-  readonly #relays = new Map<string, Renewal>()
+  readonly #renewals: RenewalScheduler
   #capabilities: ReadonlySet<string> | null = null
-  #renewing = false
 
   /** @throws GatewayError `SECRET_TOO_SHORT` */
   constructor(options: RegistrarClientOptions) {
@@ -152,10 +139,17 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
     this.#log = options.logger
     this.#now = options.now ?? Date.now
     this.#defaultTtl = options.defaultTtlSeconds ?? 300
-    this.#renewFraction = options.renewFraction ?? 0.5
-    this.#jitter = options.jitter ?? 0.1
-    this.#retry = options.retry ?? { minMs: 1_000, maxMs: 30_000 }
-    this.#random = options.random ?? Math.random
+    this.#renewals = new RenewalScheduler({
+      register: (relay) => this.#register(relay),
+      isClosed: () => this.#http.closed,
+      onRenewed: (relayKey) => this.emit('renewed', relayKey),
+      onFailed: (relayKey, error) => this.emit('renewal-failed', relayKey, error),
+      logger: options.logger,
+      renewFraction: options.renewFraction ?? 0.5,
+      jitter: options.jitter ?? 0.1,
+      retry: options.retry ?? { minMs: 1_000, maxMs: 30_000 },
+      random: options.random ?? Math.random,
+    })
   }
 
   /**
@@ -164,20 +158,7 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
    */
   async register(relay: RelayToRegister): Promise<RegisterResult> {
     const result = await this.#register(relay)
-    const existing = this.#relays.get(relay.relayKey)
-    if (existing !== undefined) {
-      existing.relay = relay
-      existing.ttlSeconds = result.ttlSeconds
-    } else {
-      this.#relays.set(relay.relayKey, {
-        relay,
-        timer: null,
-        running: null,
-        failures: 0,
-        ttlSeconds: result.ttlSeconds,
-      })
-    }
-    if (this.#renewing) this.#schedule(relay.relayKey, this.#renewDelay(result.ttlSeconds))
+    this.#renewals.remember(relay, result.ttlSeconds)
     return result
   }
 
@@ -190,11 +171,7 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
     if (this.#http.closed) {
       throw new RegistrarRequestError(ErrorCode.CLIENT_CLOSED, 'registrar client is closed')
     }
-    if (this.#renewing) return
-    this.#renewing = true
-    for (const [relayKey, renewal] of this.#relays) {
-      this.#schedule(relayKey, this.#renewDelay(renewal.ttlSeconds))
-    }
+    this.#renewals.start()
   }
 
   /**
@@ -202,10 +179,8 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
    * the registrar offers it, else with the legacy one (whose signature can be replayed forever).
    */
   async unregister(relayKey: string): Promise<UnregisterResult> {
-    const renewal = this.#relays.get(relayKey)
-    this.#forget(relayKey)
     // A renewal that lands after the DELETE would bring the relay back until its TTL.
-    await renewal?.running
+    await this.#renewals.forget(relayKey)
     const path = relayPath(relayKey)
     if (await this.supports(RegistrarCapability.REPLAY_PROOF_DELETE)) {
       const nonce = newNonce()
@@ -323,11 +298,7 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
 
   /** Stops renewal and aborts calls in flight; idempotent. Registrations are left to lapse. */
   async close(): Promise<void> {
-    this.#renewing = false
-    for (const renewal of this.#relays.values()) {
-      if (renewal.timer !== null) clearTimeout(renewal.timer)
-      renewal.timer = null
-    }
+    this.#renewals.stop()
     await this.#http.close()
   }
 
@@ -351,55 +322,6 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
     const publicUrl = answer.headers.get(PUBLIC_URL_HEADER)
     const gateway = parseGatewayDocument((answer.body as { gateway?: unknown } | null)?.gateway)
     return gateway === null ? { ttlSeconds, publicUrl } : { ttlSeconds, publicUrl, gateway }
-  }
-
-  #schedule(relayKey: string, delayMs: number): void {
-    const renewal = this.#relays.get(relayKey)
-    if (renewal === undefined || this.#http.closed) return
-    if (renewal.timer !== null) clearTimeout(renewal.timer)
-    renewal.timer = setTimeout(() => {
-      renewal.timer = null
-      renewal.running = this.#renew(relayKey, renewal).finally(() => {
-        renewal.running = null
-      })
-    }, delayMs)
-  }
-
-  async #renew(relayKey: string, renewal: Renewal): Promise<void> {
-    try {
-      const { ttlSeconds } = await this.#register(renewal.relay)
-      // Unregistered or closed while the call was out: do not resurrect the schedule.
-      if (this.#relays.get(relayKey) !== renewal || !this.#renewing) return
-      renewal.failures = 0
-      renewal.ttlSeconds = ttlSeconds
-      this.#schedule(relayKey, this.#renewDelay(ttlSeconds))
-      this.emit('renewed', relayKey)
-    } catch (err) {
-      if (this.#relays.get(relayKey) !== renewal || !this.#renewing) return
-      renewal.failures++
-      const ceiling = Math.min(this.#retry.maxMs, renewal.ttlSeconds * 250)
-      const delay = Math.min(ceiling, this.#retry.minMs * 2 ** (renewal.failures - 1))
-      this.#log?.warn(
-        { relayKey, failures: renewal.failures, retryInMs: delay, error: (err as Error).message },
-        'relay renewal failed',
-      )
-      this.#schedule(relayKey, this.#jittered(delay))
-      this.emit('renewal-failed', relayKey, err as Error)
-    }
-  }
-
-  #renewDelay(ttlSeconds: number): number {
-    return this.#jittered(ttlSeconds * 1000 * this.#renewFraction)
-  }
-
-  #jittered(ms: number): number {
-    return Math.max(0, Math.round(ms * (1 + this.#jitter * (2 * this.#random() - 1))))
-  }
-
-  #forget(relayKey: string): void {
-    const renewal = this.#relays.get(relayKey)
-    if (renewal?.timer != null) clearTimeout(renewal.timer)
-    this.#relays.delete(relayKey)
   }
 
   async #tokenCall(
