@@ -1,56 +1,20 @@
 import { EventEmitter } from 'node:events'
 import type { NoiseSecretStream } from 'hyperdht'
-import type { Logger } from 'pino'
 import { ErrorCode, GatewayError } from '../errors.js'
-import { RelayChannel } from '../protocol/relay-channel.js'
-import type { OutgoingRequest } from '../protocol/relay-channel.js'
+import type { OutgoingRequest, RelayChannel } from '../protocol/relay-channel.js'
 import type { JsonObject, RelayResponse } from '../protocol/wire.js'
 import { backoffDelay } from '../retry/backoff.js'
-import type { BackoffOptions } from '../retry/backoff.js'
-import { LinkProbe } from './link-probe.js'
-import { dialErrorCode, ewma, relayWorthy, routeClass } from './peer-stats.js'
-import type { LinkLoss, PeerStats, RequestOutcome } from './peer-stats.js'
+import { closeStream } from './close-stream.js'
+import { createGatewayChannel } from './gateway-channel.js'
+import { identifyGateway } from './identify-gateway.js'
+import { addLinkBytes, linkCounters } from './link-counters.js'
+import { PeerLiveness } from './peer-liveness.js'
+import type { PeerHost, PeerPolicy } from './peer-policy.js'
+import { createPeerStats, dialErrorCode, ewma, relayWorthy, routeClass } from './peer-stats.js'
+import type { LinkLoss, MutablePeerStats, PeerStats, RequestOutcome } from './peer-stats.js'
 import type { PeerState } from './select-peer.js'
 
-/** Timings and policy shared by every pooled peer. */
-export interface PeerPolicy {
-  capabilities: readonly string[]
-  requestTimeoutMs: number
-  healthTimeoutMs: number
-  healthIntervalMs: number
-  /** Consecutive failed health checks before a peer is unhealthy. */
-  unhealthyAfter: number
-  /** Consecutive failed health checks before the connection is dropped. */
-  downAfter: number
-  /** Longest wait for one dial attempt plus channel handshake. */
-  openTimeoutMs: number
-  /** Pause between link probes (one empty frame each), ms. */
-  probeIntervalMs: number
-  /** A probe the peer's transport has not acknowledged by then drops the link, ms. */
-  probeTimeoutMs: number
-  backoff: BackoffOptions
-  /** Announce ourselves with `POST /identify-gateway` on open. */
-  identify: boolean
-}
-
-/** What a connection needs from its pool. */
-export interface PeerHost {
-  /** Starts one dial; `relayed` routes it through one of the configured blind relays. */
-  dial(publicKey: Buffer, relayed: boolean): NoiseSecretStream
-  /** Blind relays are configured, so a failed punch can be retried through one. */
-  readonly canRelay: boolean
-  readonly gatewayKeyHex: string
-  readonly logger: Logger
-}
-
-type MutableStats = { -readonly [K in keyof PeerStats]: PeerStats[K] }
-
-interface RawCounters {
-  bytesReceived?: number
-  bytesTransmitted?: number
-  packetsReceived?: number
-  packetsTransmitted?: number
-}
+export type { PeerHost, PeerPolicy } from './peer-policy.js'
 
 /**
  * One peer's link lifecycle: dial (direct, then through a blind relay when
@@ -68,34 +32,15 @@ export class PeerConnection extends EventEmitter {
   readonly publicKey: Buffer
   readonly #policy: PeerPolicy
   readonly #host: PeerHost
-  readonly #stats: MutableStats = {
-    state: 'down',
-    inflight: 0,
-    serviceMs: null,
-    healthRttMs: null,
-    requests: 0,
-    requestFailures: 0,
-    healthOk: 0,
-    healthFailed: 0,
-    dials: 0,
-    dialFailures: 0,
-    inbound: false,
-    relayed: false,
-    bytesReceived: 0,
-    bytesSent: 0,
-    lastUsedAt: Date.now(),
-  }
+  readonly #stats: MutablePeerStats = createPeerStats()
+  readonly #liveness: PeerLiveness
   #stream: NoiseSecretStream | null = null
   /** An inbound link waiting to replace the open one once its channel opens. */
   #incoming: NoiseSecretStream | null = null
   #channel: RelayChannel | null = null
-  #probe: LinkProbe | null = null
   #attempt = 0
-  #failures = 0
   #preferRelay = false
-  #healthTimer: NodeJS.Timeout | null = null
   #retryTimer: NodeJS.Timeout | null = null
-  #checking = false
   #closed = false
   #waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = []
 
@@ -105,6 +50,17 @@ export class PeerConnection extends EventEmitter {
     this.key = publicKey.toString('hex')
     this.#policy = policy
     this.#host = host
+    this.#liveness = new PeerLiveness(policy, this.#stats, {
+      peer: this.key,
+      logger: host.logger,
+      channel: () => this.#channel,
+      reported: (ok, rttMs) => this.emit('health', ok, rttMs),
+      recovered: () => {
+        if (this.state === 'unhealthy') this.#setState('ready')
+      },
+      unhealthy: () => this.#setState('unhealthy'),
+      lose: (reason) => this.#lose(reason),
+    })
   }
 
   get state(): PeerState {
@@ -215,7 +171,7 @@ export class PeerConnection extends EventEmitter {
         outcome = (err as GatewayError).code === ErrorCode.REQUEST_TIMEOUT ? 'timeout' : 'closed'
       stats.requestFailures++
       // A timeout may mean the peer died; find out now instead of at the next tick.
-      if (outcome === 'timeout') this.#checkHealth()
+      if (outcome === 'timeout') this.#liveness.check()
       throw err
     } finally {
       stats.inflight--
@@ -233,13 +189,7 @@ export class PeerConnection extends EventEmitter {
    * timer); drops a link whose peer stopped acknowledging.
    */
   tick(now: number): void {
-    const probe = this.#probe
-    if (probe === null || !probe.tick(now)) return
-    this.#host.logger.warn(
-      { peer: this.key, timeoutMs: this.#policy.probeTimeoutMs },
-      'peer stopped acknowledging; dropping link',
-    )
-    this.#lose('probe')
+    this.#liveness.tick(now)
   }
 
   /** Drops the connection and stops reconnecting. Idempotent. */
@@ -247,18 +197,11 @@ export class PeerConnection extends EventEmitter {
     if (this.#closed) return
     this.#closed = true
     this.#clearRetry()
-    this.#clearHealth()
+    this.#liveness.stop()
     this.#failWaiters('pool closed')
     const streams = [this.#incoming, this.#stream].filter((s) => s !== null)
     this.#incoming = null
-    await Promise.all(
-      streams.map((stream) => {
-        if (stream.destroyed) return undefined
-        const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()))
-        stream.destroy()
-        return closed
-      }),
-    )
+    await Promise.all(streams.map(closeStream))
     this.removeAllListeners()
   }
 
@@ -302,21 +245,7 @@ export class PeerConnection extends EventEmitter {
         stream.destroy(new GatewayError(ErrorCode.PEER_KEY_MISMATCH, 'remote key mismatch'))
         return
       }
-      const channel = new RelayChannel(stream, {
-        isServer: false,
-        gateway: true,
-        capabilities: this.#policy.capabilities,
-        requestTimeoutMs: this.#policy.requestTimeoutMs,
-        healthTimeoutMs: this.#policy.healthTimeoutMs,
-      })
-      channel.on('wsframe', (frame: JsonObject) => this.emit('wsframe', frame))
-      channel.on('telemetry', (payload: JsonObject) => this.emit('telemetry', payload))
-      channel.on('protocol-error', (err: GatewayError) => {
-        this.emit('protocol-error', err)
-        log.warn({ peer: this.key, err: err.message }, 'undecodable message from peer')
-      })
-      // A peer that closes our channel cannot serve us; drop the connection.
-      channel.on('close', () => stream.destroy())
+      const channel = createGatewayChannel(stream, this.#policy, this, log, this.key)
       await channel.opened()
       if (!this.#current(stream)) return
       this.#promote(stream, channel, inbound, relayed)
@@ -340,15 +269,11 @@ export class PeerConnection extends EventEmitter {
       this.#stream = stream
       // The replaced link's close is ignored: it is no longer current.
       if (previous !== null && previous !== stream) {
-        this.#addBytes(previous)
+        addLinkBytes(this.#stats, previous)
         previous.destroy()
       }
     }
     this.#channel = channel
-    this.#probe = new LinkProbe(stream, {
-      intervalMs: this.#policy.probeIntervalMs,
-      timeoutMs: this.#policy.probeTimeoutMs,
-    })
     const stats = this.#stats
     stats.inbound = inbound
     stats.relayed = relayed
@@ -358,36 +283,10 @@ export class PeerConnection extends EventEmitter {
       if (!relayed) this.#preferRelay = false
     }
     this.#attempt = 0
-    this.#failures = 0
     this.#setState('ready')
     for (const w of this.#waiters.splice(0)) w.resolve()
-    this.#scheduleHealth()
-    if (this.#policy.identify) this.#identify(channel)
-  }
-
-  #identify(channel: RelayChannel): void {
-    // Some workers never answer; nothing waits on this.
-    const body = Buffer.from(
-      JSON.stringify({
-        status: 'identified',
-        payload: { role: 'gateway', capabilities: this.#policy.capabilities },
-        peer: this.#host.gatewayKeyHex,
-        timestamp: Date.now(),
-      }),
-    )
-    channel
-      .request(
-        {
-          method: 'POST',
-          path: '/identify-gateway',
-          headers: { 'content-type': 'application/json' },
-          body,
-        },
-        { timeoutMs: this.#policy.healthTimeoutMs },
-      )
-      .catch((err: GatewayError) =>
-        this.#host.logger.debug({ peer: this.key, code: err.code }, 'no identify answer'),
-      )
+    this.#liveness.start(stream)
+    if (this.#policy.identify) identifyGateway(channel, this.#policy, this.#host, this.key)
   }
 
   #onStreamClose(
@@ -401,12 +300,11 @@ export class PeerConnection extends EventEmitter {
       return
     }
     if (this.#stream !== stream) return
-    this.#addBytes(stream)
-    const wasOpen = this.#channel !== null && this.#probe !== null
+    addLinkBytes(this.#stats, stream)
+    const wasOpen = this.#channel !== null
     this.#stream = null
     this.#channel = null
-    this.#probe = null
-    this.#clearHealth()
+    this.#liveness.stop()
     if (this.#closed) return
     if (wasOpen) {
       this.emit('link-lost', 'closed' satisfies LinkLoss)
@@ -422,12 +320,6 @@ export class PeerConnection extends EventEmitter {
       }
     }
     this.#down()
-  }
-
-  #addBytes(stream: NoiseSecretStream): void {
-    const raw = stream.rawStream as RawCounters | null
-    this.#stats.bytesReceived += raw?.bytesReceived ?? 0
-    this.#stats.bytesSent += raw?.bytesTransmitted ?? 0
   }
 
   #dialFailed(
@@ -446,7 +338,7 @@ export class PeerConnection extends EventEmitter {
     this.emit('link-lost', reason)
     // Reported once: the close handler sees no open channel any more.
     this.#channel = null
-    this.#probe = null
+    this.#liveness.stop()
     stream.destroy()
   }
 
@@ -458,46 +350,6 @@ export class PeerConnection extends EventEmitter {
       this.#retryTimer = null
       this.#dial()
     }, delay)
-  }
-
-  #scheduleHealth(): void {
-    this.#clearHealth()
-    this.#healthTimer = setTimeout(() => this.#checkHealth(), this.#policy.healthIntervalMs)
-  }
-
-  #checkHealth(): void {
-    const channel = this.#channel
-    if (channel === null || this.#checking) return
-    this.#checking = true
-    const stats = this.#stats
-    channel.healthCheck().then(
-      (res) => {
-        this.#checking = false
-        stats.healthOk++
-        stats.healthRttMs = ewma(stats.healthRttMs, res.rttMs)
-        this.emit('health', true, res.rttMs)
-        this.#failures = 0
-        if (this.state === 'unhealthy') this.#setState('ready')
-        if (this.#channel === channel) this.#scheduleHealth()
-      },
-      () => {
-        this.#checking = false
-        stats.healthFailed++
-        this.emit('health', false, null)
-        this.#failures++
-        if (this.#channel !== channel) return
-        if (this.#failures >= this.#policy.downAfter) {
-          this.#host.logger.warn(
-            { peer: this.key, failures: this.#failures },
-            'peer stopped answering; dropping connection',
-          )
-          this.#lose('health')
-          return
-        }
-        if (this.#failures >= this.#policy.unhealthyAfter) this.#setState('unhealthy')
-        this.#scheduleHealth()
-      },
-    )
   }
 
   #setState(next: PeerState): void {
@@ -520,11 +372,6 @@ export class PeerConnection extends EventEmitter {
     )
   }
 
-  #clearHealth(): void {
-    if (this.#healthTimer !== null) clearTimeout(this.#healthTimer)
-    this.#healthTimer = null
-  }
-
   #clearRetry(): void {
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer)
     this.#retryTimer = null
@@ -532,16 +379,16 @@ export class PeerConnection extends EventEmitter {
 
   /** Live byte counters: closed links plus the current one, for scrape-time metrics. */
   liveBytes(): { received: number; sent: number } {
-    const raw = this.#stream?.rawStream as RawCounters | undefined
+    const link = linkCounters(this.#stream)
     return {
-      received: this.#stats.bytesReceived + (raw?.bytesReceived ?? 0),
-      sent: this.#stats.bytesSent + (raw?.bytesTransmitted ?? 0),
+      received: this.#stats.bytesReceived + link.bytesReceived,
+      sent: this.#stats.bytesSent + link.bytesSent,
     }
   }
 
   /** UDX packets of the current link (acknowledgements included), for idle-traffic figures. */
   livePackets(): { received: number; sent: number } {
-    const raw = this.#stream?.rawStream as RawCounters | undefined
-    return { received: raw?.packetsReceived ?? 0, sent: raw?.packetsTransmitted ?? 0 }
+    const link = linkCounters(this.#stream)
+    return { received: link.packetsReceived, sent: link.packetsSent }
   }
 }

@@ -104,3 +104,27 @@ const EWMA_ALPHA = 0.2
 export function ewma(prev: number | null, sample: number): number {
   return prev === null ? sample : prev + EWMA_ALPHA * (sample - prev)
 }
+
+/** PeerStats as its PeerConnection writes them. */
+export type MutablePeerStats = { -readonly [K in keyof PeerStats]: PeerStats[K] }
+
+/** Figures of a peer that has not connected yet. */
+export function createPeerStats(): MutablePeerStats {
+  return {
+    state: 'down',
+    inflight: 0,
+    serviceMs: null,
+    healthRttMs: null,
+    requests: 0,
+    requestFailures: 0,
+    healthOk: 0,
+    healthFailed: 0,
+    dials: 0,
+    dialFailures: 0,
+    inbound: false,
+    relayed: false,
+    bytesReceived: 0,
+    bytesSent: 0,
+    lastUsedAt: Date.now(),
+  }
+}

@@ -1,0 +1,38 @@
+import type { NoiseSecretStream } from 'hyperdht'
+import type { MutablePeerStats } from './peer-stats.js'
+
+/** One link's transport counters (UDX, acknowledgements included in packets). */
+export interface LinkCounters {
+  bytesReceived: number
+  bytesSent: number
+  packetsReceived: number
+  packetsSent: number
+}
+
+interface RawCounters {
+  bytesReceived?: number
+  bytesTransmitted?: number
+  packetsReceived?: number
+  packetsTransmitted?: number
+}
+
+/** Counters of `stream`'s raw UDX stream; zeros when there is none. */
+export function linkCounters(stream: NoiseSecretStream | null): LinkCounters {
+  const raw = stream?.rawStream as RawCounters | null | undefined
+  return {
+    bytesReceived: raw?.bytesReceived ?? 0,
+    bytesSent: raw?.bytesTransmitted ?? 0,
+    packetsReceived: raw?.packetsReceived ?? 0,
+    packetsSent: raw?.packetsTransmitted ?? 0,
+  }
+}
+
+/** Adds a closing link's bytes to its peer's totals. */
+export function addLinkBytes(
+  stats: Pick<MutablePeerStats, 'bytesReceived' | 'bytesSent'>,
+  stream: NoiseSecretStream,
+): void {
+  const link = linkCounters(stream)
+  stats.bytesReceived += link.bytesReceived
+  stats.bytesSent += link.bytesSent
+}

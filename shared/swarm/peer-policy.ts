@@ -1,0 +1,34 @@
+import type { NoiseSecretStream } from 'hyperdht'
+import type { Logger } from 'pino'
+import type { BackoffOptions } from '../retry/backoff.js'
+
+/** Timings and policy shared by every pooled peer. */
+export interface PeerPolicy {
+  capabilities: readonly string[]
+  requestTimeoutMs: number
+  healthTimeoutMs: number
+  healthIntervalMs: number
+  /** Consecutive failed health checks before a peer is unhealthy. */
+  unhealthyAfter: number
+  /** Consecutive failed health checks before the connection is dropped. */
+  downAfter: number
+  /** Longest wait for one dial attempt plus channel handshake. */
+  openTimeoutMs: number
+  /** Pause between link probes (one empty frame each), ms. */
+  probeIntervalMs: number
+  /** A probe the peer's transport has not acknowledged by then drops the link, ms. */
+  probeTimeoutMs: number
+  backoff: BackoffOptions
+  /** Announce ourselves with `POST /identify-gateway` on open. */
+  identify: boolean
+}
+
+/** What a connection needs from its pool. */
+export interface PeerHost {
+  /** Starts one dial; `relayed` routes it through one of the configured blind relays. */
+  dial(publicKey: Buffer, relayed: boolean): NoiseSecretStream
+  /** Blind relays are configured, so a failed punch can be retried through one. */
+  readonly canRelay: boolean
+  readonly gatewayKeyHex: string
+  readonly logger: Logger
+}
