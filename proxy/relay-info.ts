@@ -105,32 +105,3 @@ export async function relayInfo(
     limitation: gatewayLimitation(defaults),
   }
 }
-
-const ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-}
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c] as string)
-
-/** A small page for browsers that open a relay URL: what it is and how to connect (no token). */
-export function relayPage(registration: Registration, wsUrl: string): string {
-  const meta = registration.metadata
-  const name = escape(typeof meta.name === 'string' ? meta.name : 'Hypertuna relay')
-  const description =
-    typeof meta.description === 'string' ? `<p>${escape(meta.description)}</p>` : ''
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>${name}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}code{background:#eee;padding:.1rem .3rem;word-break:break-all}</style>
-</head><body>
-<h1>${name}</h1>
-${description}
-<p>This is a Nostr relay hosted by its owner over Hypertuna and published through this gateway.</p>
-<p>Connect a Nostr client to <code>${escape(wsUrl)}?token=&lt;your token&gt;</code>.
-Access needs a token from the relay's owner.</p>
-</body></html>
-`
-}
