@@ -1,6 +1,6 @@
 import type { GatewayConfig } from '../shared/config/gateway-config.js'
 import type { PeerPolicy } from '../shared/swarm/peer-connection.js'
-import { DEFAULT_PEER_POLICY } from '../shared/swarm/peer-pool.js'
+import { DEFAULT_PEER_POLICY } from '../shared/swarm/peer-policy.js'
 import type { ProxyServerOptions } from './proxy-server.js'
 
 /** The proxy's typed options from the validated config (dependencies are added by the caller). */
