@@ -17,6 +17,9 @@ import { ReadyWaiters } from './ready-waiters.js'
 import { selectPeer } from './select-peer.js'
 import type { PeerSnapshot, PeerState } from './select-peer.js'
 
+// Its home is peer-policy.ts; kept importable from here for code written against the pool.
+export { DEFAULT_PEER_POLICY } from './peer-policy.js'
+
 /** Options of {@link PeerPool}; every timing has a production default. */
 export interface PeerPoolOptions extends Partial<PeerPolicy> {
   swarm: Hyperswarm
