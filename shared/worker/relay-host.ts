@@ -134,6 +134,11 @@ export class RelayHost {
     return this.#channels.size
   }
 
+  /** Client connections (gateway connectionKeys) this host holds state for. */
+  get connectionCount(): number {
+    return this.#clients.size
+  }
+
   /** Raw tunnels currently open (the `tunnel` extension). */
   get tunnelCount(): number {
     return this.#tunnels?.size ?? 0
