@@ -102,7 +102,7 @@ function inbound(pool: PeerPool, key: string): Promise<string> {
   })
 }
 
-for (const kind of ['MemoryStore'] as const) {
+for (const kind of ['MemoryStore'] as Array<'MemoryStore' | 'RedisStore'>) {
   describe(`tenancy through the proxy (${kind}, nostr-tools)`, function () {
     this.timeout(60_000)
     let testnet: LocalTestnet
