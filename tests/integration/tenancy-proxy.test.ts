@@ -1,4 +1,5 @@
 import { expect } from 'chai'
+import { Redis } from 'ioredis'
 import { randomBytes } from 'node:crypto'
 import { AbstractRelay } from 'nostr-tools/abstract-relay'
 import { verifyEvent } from 'nostr-tools/pure'
@@ -102,7 +103,7 @@ function inbound(pool: PeerPool, key: string): Promise<string> {
   })
 }
 
-for (const kind of ['MemoryStore'] as Array<'MemoryStore' | 'RedisStore'>) {
+for (const kind of ['MemoryStore', 'RedisStore'] as const) {
   describe(`tenancy through the proxy (${kind}, nostr-tools)`, function () {
     this.timeout(60_000)
     let testnet: LocalTestnet
@@ -253,6 +254,33 @@ for (const kind of ['MemoryStore'] as Array<'MemoryStore' | 'RedisStore'>) {
         'token bad-signature',
       ])
     })
+
+    if (kind === 'RedisStore') {
+      it("closes a disabled account's sessions when the disable fell in a change-feed gap", async () => {
+        const a = await account('a')
+        const w = await worker()
+        await register(w.relayKey, [w.publicKey], a)
+        const live = await session(stack.url(w.relayKey, token(a.secret, w.relayKey)))
+        expect(live.relay).to.not.equal(null)
+        const resynced = new Promise<void>((resolve) => {
+          const off = reader.subscribe((change) => {
+            if (change.type !== 'resync') return
+            off()
+            resolve()
+          })
+        })
+        // Every subscriber connection dropped, then the disable: only the resync can tell.
+        const admin = new Redis((redis as TestRedis).url)
+        closers.push(() => admin.quit())
+        await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
+        await writer.disableWorker(a.workerId)
+        await resynced
+        expect((await live.closed)[0]).to.equal(4403)
+        expect((await refusal(stack.url(w.relayKey, token(a.secret, w.relayKey))))[0]).to.equal(
+          4404,
+        )
+      })
+    }
 
     describe('dial-out workers', () => {
       /** A kit-style worker that dials OUT to the gateway and serves relay-v2 on that link. */
