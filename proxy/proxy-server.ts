@@ -14,6 +14,8 @@ import { RedisStore } from '../shared/store/redis-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import { CloseCode } from './close-codes.js'
 import { HttpForwarder, send } from './http-forwarder.js'
+import { OwnerGuard } from './owner-guard.js'
+import type { SecretOpener } from './owner-secrets.js'
 import { ProxyMetrics } from './proxy-metrics.js'
 import { RegistrationCache, resolveFirst } from './registration-cache.js'
 import { relayInfo } from './relay-info.js'
@@ -52,8 +54,13 @@ export interface ProxyLimits extends SenderLimitsConfig, SessionTuningConfig {
 export interface ProxyServerOptions {
   host: string
   port: number
-  /** Shared secret tokens are signed with; empty means not configured (1011). */
+  /**
+   * Shared secret the tokens of unowned relays are signed with; empty: such relays are refused
+   * (multi-tenant), or, without `workerSecrets` too, the gateway is not configured (1011).
+   */
   secret: string
+  /** Opens worker accounts' sealed signing secrets; absent or null: worker accounts are off. */
+  workerSecrets?: SecretOpener | null
   publicUrl: string
   trustedProxies: readonly string[]
   limits: ProxyLimits
@@ -80,6 +87,7 @@ export class ProxyServer {
   readonly #wss: WebSocketServer
   readonly #cache: RegistrationCache
   readonly #gate: SessionGate
+  readonly #owners: OwnerGuard
   readonly #limits: SenderLimits
   readonly #forwarder: HttpForwarder
   readonly #ctx: SessionContext
@@ -107,8 +115,18 @@ export class ProxyServer {
       logger,
       registry: opts.registry,
     })
+    this.#owners = new OwnerGuard({
+      store,
+      opener: opts.workerSecrets ?? null,
+      cache: this.#cache,
+      pool,
+      sessions: this.sessions,
+      metrics: this.metrics,
+      logger,
+    })
     this.#gate = new SessionGate({
       secret: opts.secret,
+      owners: this.#owners.secrets,
       cache: this.#cache,
       limits: this.#limits,
       metrics: this.metrics,
@@ -164,6 +182,7 @@ export class ProxyServer {
   }
 
   async #start(): Promise<AddressInfo> {
+    this.#owners.start()
     this.#cache.start()
     this.sessions.start()
     await new Promise<void>((resolve, reject) => {
@@ -206,6 +225,7 @@ export class ProxyServer {
     await this.#limits.close()
     await this.sessions.close()
     await this.#cache.close()
+    await this.#owners.close()
     this.#server.removeAllListeners()
   }
 
