@@ -29,7 +29,9 @@ import { SessionRegistry } from './session-registry.js'
 import { sessionTuning } from './session-tuning.js'
 import type { SessionTuningConfig } from './session-tuning.js'
 import { GatewayHealthView, statusPage } from './status-page.js'
+import { wsService } from '../shared/tunnel/tunnel-wire.js'
 import { TunnelClient } from './tunnel-client.js'
+import { TunnelMetrics } from './tunnel-metrics.js'
 import { TunnelWs } from './tunnel-ws.js'
 
 /** Client-facing limits, each with a clear NOTICE or close code and a metric. */
@@ -122,6 +124,7 @@ export class ProxyServer {
     })
     this.#health = new GatewayHealthView(store, pool)
     this.tunnels = new TunnelClient({ pool, logger })
+    new TunnelMetrics(opts.registry, pool, this.tunnels)
     this.#tunnelWs = new TunnelWs({
       pool,
       tunnels: this.tunnels,
@@ -357,7 +360,21 @@ export class ProxyServer {
     }
     const path = (req.url ?? '/').split('?')[0] as string
     const reachable = registration.peers.some((p) => this.#o.pool.snapshot(p).state === 'ready')
-    const html = relayPage({ registration, wsUrl: this.#wsUrl(req, path), reachable, info: doc })
+    const workers = registration.peers
+      .filter((p) => this.#o.pool.snapshot(p).state === 'ready')
+      .map((key) => ({
+        key,
+        mode: this.tunnels.offers(key, wsService(registration.relayKey))
+          ? ('tunnel' as const)
+          : ('relay-v2' as const),
+      }))
+    const html = relayPage({
+      registration,
+      wsUrl: this.#wsUrl(req, path),
+      reachable,
+      info: doc,
+      workers,
+    })
     this.#html(req, res, html)
   }
 
