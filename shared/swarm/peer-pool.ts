@@ -195,6 +195,14 @@ export class PeerPool extends EventEmitter {
   }
 
   /**
+   * Stops accepting new inbound links from `keys` (no live registration lists them any more).
+   * A link already open stays until it closes or idles out.
+   */
+  disallow(keys: readonly string[]): void {
+    for (const key of keys) this.#allowed.delete(key)
+  }
+
+  /**
    * Waits for a usable worker among `keys`: resolves with the best ready key
    * (fewest sessions first, see {@link select}) as soon as one is ready, or
    * with null once `timeoutMs` passes or the pool closes. Warms every key, so
