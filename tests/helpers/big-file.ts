@@ -54,6 +54,7 @@ export interface Download {
   headers: IncomingHttpHeaders
   /** Body bytes received. */
   bytes: number
+  /** Empty when not hashed. */
   sha256: string
   /** From the request going out to the last body byte, ms. */
   ms: number
@@ -67,6 +68,8 @@ export interface DownloadOptions {
   ca?: string
   lookup?: NonNullable<Parameters<typeof httpRequest>[1]>['lookup']
   agent?: Agent | false
+  /** Hash the body (default true); without it bytes are only counted (throughput runs). */
+  hash?: boolean
   /** Called with the running byte count as body chunks arrive. */
   onProgress?: (bytes: number) => void
   timeoutMs?: number
@@ -92,10 +95,10 @@ export function download(url: string, opts: DownloadOptions = {}): Promise<Downl
         ...(opts.lookup === undefined ? {} : { lookup: opts.lookup }),
       },
       (res) => {
-        const hash = createHash('sha256')
+        const hash = opts.hash === false ? null : createHash('sha256')
         let bytes = 0
         res.on('data', (chunk: Buffer) => {
-          hash.update(chunk)
+          hash?.update(chunk)
           bytes += chunk.length
           opts.onProgress?.(bytes)
         })
@@ -108,7 +111,7 @@ export function download(url: string, opts: DownloadOptions = {}): Promise<Downl
             status: res.statusCode ?? 0,
             headers: res.headers,
             bytes,
-            sha256: hash.digest('hex'),
+            sha256: hash?.digest('hex') ?? '',
             ms: performance.now() - started,
           })
         })
