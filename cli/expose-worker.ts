@@ -9,6 +9,7 @@ import { shareUrl } from '../shared/worker/share-url.js'
 import { WsRelayBackend } from '../shared/worker/ws-relay-backend.js'
 import { causeText } from './admin-client.js'
 import { CliError, ExitCode } from './cli-error.js'
+import type { TunnelPlan } from './expose-tunnel.js'
 
 /** Options of {@link ExposeWorker}. */
 export interface ExposeWorkerOptions {
@@ -27,6 +28,8 @@ export interface ExposeWorkerOptions {
   progress: (line: string) => void
   /** Dial out to the gateway nodes the registrar publishes (default false). */
   dialOut?: boolean
+  /** `--mode tunnel`: the local services the gateway's tunnels reach; absent: direct. */
+  tunnel?: TunnelPlan
 }
 
 /** What {@link ExposeWorker.start} found. */
