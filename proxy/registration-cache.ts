@@ -142,6 +142,8 @@ export class RegistrationCache extends EventEmitter {
       this.emit('revoked', change.relayKey, change.state)
       return
     }
+    // Tenancy events (issue 15) are the owner cache's; each removal also comes on its own.
+    if (change.type === 'worker-disabled' || change.type === 'relay-released') return
     for (const [key, entry] of this.#relays) {
       if (key === change.relayKey || entry.value?.relayKey === change.relayKey)
         this.#relays.delete(key)

@@ -4,13 +4,16 @@ import { ErrorCode, GatewayError } from '../errors.js'
 import type { BackoffOptions } from '../retry/backoff.js'
 import type {
   ChangeListener,
+  DisabledWorker,
   GatewayStore,
   ProxyReport,
   PutRegistrationOptions,
   Registration,
+  RelayOwner,
   StoreChange,
   TokenState,
   UsageCounters,
+  WorkerRecord,
 } from './gateway-store.js'
 import { aliasTaken } from './gateway-store.js'
 import { RedisConnection, errorText, redisEndpoint } from './redis-connection.js'
@@ -195,6 +198,35 @@ export class RedisStore implements GatewayStore {
       }
       return out
     })
+  }
+
+  // Tenancy (issue 15): the Redis side lands in the next commit; the contract is MemoryStore's.
+  async createWorker(_record: WorkerRecord): Promise<void> {
+    throw notYet()
+  }
+
+  async getWorker(_workerId: string): Promise<WorkerRecord | null> {
+    throw notYet()
+  }
+
+  async listWorkers(): Promise<WorkerRecord[]> {
+    throw notYet()
+  }
+
+  async disableWorker(_workerId: string, _now?: number): Promise<DisabledWorker | null> {
+    throw notYet()
+  }
+
+  async getRelayOwner(_relayKey: string): Promise<RelayOwner | null> {
+    throw notYet()
+  }
+
+  async listWorkerRelays(_workerId: string): Promise<string[]> {
+    throw notYet()
+  }
+
+  async releaseRelay(_relayKey: string): Promise<RelayOwner | null> {
+    throw notYet()
   }
 
   async useNonce(scope: string, nonce: string, ttlSeconds: number): Promise<boolean> {
@@ -413,6 +445,10 @@ export class RedisStore implements GatewayStore {
   #key(kind: 'relay' | 'alias' | 'nonce' | 'tokens' | 'usage' | 'proxy', id: string): string {
     return `${this.#prefix}${kind}:${id}`
   }
+}
+
+function notYet(): GatewayError {
+  return new GatewayError(ErrorCode.STORE_UNAVAILABLE, 'worker accounts are not on RedisStore yet')
 }
 
 function encodeChange(change: StoreChange): string {

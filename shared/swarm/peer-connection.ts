@@ -87,6 +87,11 @@ export class PeerConnection extends EventEmitter {
     return this.#channel
   }
 
+  /** The current link while its channel is open: other channels (tunnels) ride it too. */
+  get link(): NoiseSecretStream | null {
+    return this.isOpen ? this.#stream : null
+  }
+
   /** True while a channel is open (ready or unhealthy). */
   get isOpen(): boolean {
     return this.#channel !== null && !this.#channel.closed && this.#channel.remoteHandshake !== null

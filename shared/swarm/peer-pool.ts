@@ -47,6 +47,7 @@ export const DEFAULT_PEER_POLICY: PeerPolicy = {
     Capability.TEXT_BODY,
     Capability.PIPELINE,
     Capability.RELAY_INFO,
+    Capability.TUNNEL,
   ],
   requestTimeoutMs: 30_000,
   healthTimeoutMs: 5_000,

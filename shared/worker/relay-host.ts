@@ -8,6 +8,8 @@ import { Router } from '../protocol/router.js'
 import type { RouteRequest, RouteResponse } from '../protocol/router.js'
 import { Capability, DISCOVERY_TOPIC, LEGACY_CAPABILITIES } from '../protocol/wire.js'
 import type { JsonObject } from '../protocol/wire.js'
+import { TunnelHost } from '../tunnel/tunnel-host.js'
+import type { TunnelTarget } from '../tunnel/tunnel-host.js'
 import { GatewayLink } from './gateway-link.js'
 import type { GatewayTargets } from './gateway-link.js'
 import type { FileResponse, HostedRelay } from './relay-backend.js'
@@ -27,6 +29,12 @@ export interface RelayHostOptions {
   maxQueue?: number
   /** Forget a connectionKey not used (posted, polled or pushed to) for this long. */
   connectionTtlMs?: number
+  /**
+   * Local TCP services gateways may open raw tunnels to (the `tunnel` extension), by name:
+   * `wsService(relayKey)` for a relay's WebSocket port, `httpService(relayKey)` for its HTTP
+   * file server. None: the extension is not offered.
+   */
+  tunnels?: Readonly<Record<string, TunnelTarget>>
   /** Serves `/pfp/:file` and `/pfp/:owner/:file`. */
   avatar?: (
     owner: string | null,
@@ -63,6 +71,7 @@ export class RelayHost {
   readonly #router: Router<unknown, RelayChannel>
   readonly #capabilities: string[]
   readonly #onConnection: (stream: NoiseSecretStream) => void
+  readonly #tunnels: TunnelHost | null = null
   #discovery: PeerDiscovery | null = null
   #sweep: NodeJS.Timeout | null = null
   #gatewayLink: GatewayLink | null = null
@@ -79,6 +88,13 @@ export class RelayHost {
     this.#capabilities.push(Capability.PIPELINE)
     if (opts.relays?.some((r) => r.info !== undefined))
       this.#capabilities.push(Capability.RELAY_INFO)
+    if (opts.tunnels !== undefined && Object.keys(opts.tunnels).length > 0) {
+      this.#tunnels = new TunnelHost({
+        services: opts.tunnels,
+        logger: opts.logger.child({ component: 'tunnel-host' }),
+      })
+      this.#capabilities.push(Capability.TUNNEL)
+    }
     for (const relay of opts.relays ?? []) this.addRelay(relay)
     this.#router = new Router<unknown, RelayChannel>()
       .post('/identify-gateway', () => ({
@@ -113,6 +129,11 @@ export class RelayHost {
   /** Gateway channels currently open. */
   get channelCount(): number {
     return this.#channels.size
+  }
+
+  /** Raw tunnels currently open (the `tunnel` extension). */
+  get tunnelCount(): number {
+    return this.#tunnels?.size ?? 0
   }
 
   /** Announces on the discovery topic and waits until the announcement is flushed. */
@@ -160,6 +181,7 @@ export class RelayHost {
     this.#swarm.off('connection', this.#onConnection)
     for (const unsubscribe of this.#unsubscribe.values()) unsubscribe()
     this.#unsubscribe.clear()
+    await this.#tunnels?.close()
     for (const channel of this.#channels) await channel.close()
     this.#channels.clear()
     this.#clients.clear()
@@ -174,10 +196,14 @@ export class RelayHost {
     const channel = new RelayChannel(stream, {
       isServer: true,
       capabilities: this.#capabilities,
+      ...(this.#tunnels === null
+        ? {}
+        : { handshakeExtra: { tunnels: this.#tunnels.serviceNames } }),
       router: this.#router,
       healthServices: () => ({ relay: 'active', protocol: 'connected' }),
     })
     this.#channels.add(channel)
+    this.#tunnels?.serve(stream)
     channel.on('wsframe', (frame: JsonObject) => this.#onWsFrame(channel, frame))
     channel.on('protocol-error', (err: Error) =>
       this.#log.warn({ err: err.message }, 'undecodable message'),
