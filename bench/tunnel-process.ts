@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { createSwarm } from '../shared/swarm/create-swarm.js'
+import { httpService, wsService } from '../shared/tunnel/tunnel-wire.js'
 import { DriveFileServer } from '../shared/worker/drive-file-server.js'
 import { ExampleRelay } from '../shared/worker/example-relay.js'
 import { RelayHost } from '../shared/worker/relay-host.js'
@@ -41,6 +42,10 @@ async function main(): Promise<void> {
     swarm,
     logger,
     relays: [{ relayKey, backend: relay }],
+    tunnels: {
+      [wsService(relayKey)]: { host: LOOPBACK, port: directPort },
+      [httpService(relayKey)]: { host: LOOPBACK, port: http.port },
+    },
   })
   await host.start()
 

@@ -29,6 +29,8 @@ import { SessionRegistry } from './session-registry.js'
 import { sessionTuning } from './session-tuning.js'
 import type { SessionTuningConfig } from './session-tuning.js'
 import { GatewayHealthView, statusPage } from './status-page.js'
+import { TunnelClient } from './tunnel-client.js'
+import { TunnelHttp } from './tunnel-http.js'
 
 /** Client-facing limits, each with a clear NOTICE or close code and a metric. */
 export interface ProxyLimits extends SenderLimitsConfig, SessionTuningConfig {
@@ -74,6 +76,8 @@ export interface ProxyServerOptions {
 export class ProxyServer {
   readonly metrics: ProxyMetrics
   readonly sessions: SessionRegistry
+  /** Raw tunnels to workers that offer them (the `tunnel` extension). */
+  readonly tunnels: TunnelClient
   readonly #o: ProxyServerOptions
   readonly #log: Logger
   readonly #server: Server
@@ -116,7 +120,14 @@ export class ProxyServer {
       trustedProxies: new Set(opts.trustedProxies),
     })
     this.#health = new GatewayHealthView(store, pool)
-    this.#forwarder = new HttpForwarder({ pool, cache: this.#cache, metrics: this.metrics, logger })
+    this.tunnels = new TunnelClient({ pool, logger })
+    this.#forwarder = new HttpForwarder({
+      pool,
+      cache: this.#cache,
+      metrics: this.metrics,
+      logger,
+      tunnel: new TunnelHttp({ tunnels: this.tunnels, metrics: this.metrics, logger }),
+    })
     this.#ctx = {
       pool,
       registry: this.sessions,
@@ -164,6 +175,7 @@ export class ProxyServer {
   }
 
   async #start(): Promise<AddressInfo> {
+    this.tunnels.start()
     this.#cache.start()
     this.sessions.start()
     await new Promise<void>((resolve, reject) => {
@@ -202,6 +214,7 @@ export class ProxyServer {
     }
     this.#server.closeAllConnections()
     await closed
+    await this.tunnels.close()
     this.#wss.close()
     await this.#limits.close()
     await this.sessions.close()

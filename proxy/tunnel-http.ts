@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream'
 import httpProxy from 'http-proxy'
 import type { Logger } from 'pino'
 import { ErrorCode, GatewayError } from '../shared/errors.js'
+import { httpService } from '../shared/tunnel/tunnel-wire.js'
 import type { ForwardMetrics } from './http-forwarder.js'
 
 /** The part of the proxy's TunnelClient (proxy/tunnel-client.ts) HTTP forwarding uses. */
@@ -34,9 +35,6 @@ export interface TunnelForward {
  * was written to the client, so another worker may be tried.
  */
 export type TunnelOutcome = { answered: true } | { answered: false; code: string }
-
-// The worker's HTTP service name (tunnel-api.md convention). TODO(merge): the transport's helper.
-const httpService = (relayKey: string): string => `http:${relayKey}`
 
 // Request headers a worker gets; never credentials, cookies or forwarding headers.
 const FORWARDED = new Set([
