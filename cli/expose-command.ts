@@ -158,11 +158,17 @@ async function showStatus(
 ): Promise<void> {
   const { out } = context
   let registration: LiveStatus['registration'] = 'ok'
+  const tunnelled = worker.tunnelMode
   worker.client.on('renewal-failed', () => (registration = 'failing'))
   worker.client.on('renewed', () => (registration = 'ok'))
   let last = ''
   const draw = () => {
-    const status = liveStatus(worker.backend.stats, worker.gatewayLinks, registration)
+    const status = liveStatus(
+      worker.backend.stats,
+      worker.gatewayLinks,
+      registration,
+      tunnelled ? worker.tunnels : undefined,
+    )
     const text = formatStatus(status)
     if (text === last) return
     last = text
