@@ -31,6 +31,7 @@ import type { SessionTuningConfig } from './session-tuning.js'
 import { GatewayHealthView, statusPage } from './status-page.js'
 import { TunnelClient } from './tunnel-client.js'
 import { TunnelHttp } from './tunnel-http.js'
+import { TunnelWs } from './tunnel-ws.js'
 
 /** Client-facing limits, each with a clear NOTICE or close code and a metric. */
 export interface ProxyLimits extends SenderLimitsConfig, SessionTuningConfig {
@@ -76,8 +77,9 @@ export interface ProxyServerOptions {
 export class ProxyServer {
   readonly metrics: ProxyMetrics
   readonly sessions: SessionRegistry
-  /** Raw tunnels to workers that offer them (the `tunnel` extension). */
+  /** Raw tunnels to workers' own services (the `tunnel` extension). */
   readonly tunnels: TunnelClient
+  readonly #tunnelWs: TunnelWs
   readonly #o: ProxyServerOptions
   readonly #log: Logger
   readonly #server: Server
@@ -121,6 +123,15 @@ export class ProxyServer {
     })
     this.#health = new GatewayHealthView(store, pool)
     this.tunnels = new TunnelClient({ pool, logger })
+    this.#tunnelWs = new TunnelWs({
+      pool,
+      tunnels: this.tunnels,
+      cache: this.#cache,
+      metrics: this.metrics,
+      logger,
+      maxFrameBytes: limits.maxFrameBytes,
+      linkWaitMs: limits.linkWaitMs,
+    })
     this.#forwarder = new HttpForwarder({
       pool,
       cache: this.#cache,
@@ -175,9 +186,10 @@ export class ProxyServer {
   }
 
   async #start(): Promise<AddressInfo> {
-    this.tunnels.start()
     this.#cache.start()
     this.sessions.start()
+    this.tunnels.start()
+    this.#tunnelWs.start()
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject)
       this.#server.listen(this.#o.port, this.#o.host, () => {
@@ -208,15 +220,17 @@ export class ProxyServer {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
     const deadline = Date.now() + this.#o.limits.shutdownGraceMs
     await this.sessions.drain(this.#o.limits.shutdownGraceMs)
+    this.#tunnelWs.closeAll(CloseCode.GOING_AWAY, 'gateway shutting down')
     // The sessions' CLOSE-on-leave calls are still on their way to workers.
     while (this.#o.pool.inflight > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
     this.#server.closeAllConnections()
     await closed
-    await this.tunnels.close()
     this.#wss.close()
     await this.#limits.close()
+    this.#tunnelWs.close()
+    await this.tunnels.close()
     await this.sessions.close()
     await this.#cache.close()
     this.#server.removeAllListeners()
@@ -243,7 +257,23 @@ export class ProxyServer {
       if (socket.destroyed) slot.release()
     }
     if (socket.destroyed) return
-    // Legacy clients read the refusal from the close code, so complete the upgrade first.
+    if (admission.ok) {
+      const refused = (code: number, reason: string): void =>
+        this.#completeUpgrade(req, socket, head, { ok: false, code, reason })
+      try {
+        if (await this.#tunnelWs.forward(req, socket, head, admission.identity, refused)) return
+      } catch (err) {
+        this.#log.error({ err }, 'tunnelled session failed to start')
+        admission = { ok: false, code: CloseCode.INTERNAL, reason: 'internal error' }
+      }
+      if (socket.destroyed) return
+    }
+    this.#completeUpgrade(req, socket, head, admission)
+  }
+
+  // A relay-v2 session, or a refusal: legacy clients read it from the close code, so the
+  // upgrade completes first.
+  #completeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, admission: Admission): void {
     this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       // From the first moment: a refused or 1013 socket still parses what the client sends,
       // and an invalid frame is an 'error' event that would otherwise end the process.

@@ -147,11 +147,6 @@ export class TunnelHttp {
     })
   }
 
-  /** Closes the proxy's own state; tunnels belong to the TunnelClient. */
-  close(): void {
-    this.#proxy.close()
-  }
-
   #answer(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse): void {
     const pending = this.#pending.get(req)
     if (pending === undefined) return
