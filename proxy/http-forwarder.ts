@@ -110,7 +110,7 @@ export class HttpForwarder {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const tunnel = this.#o.tunnel
       const untried = registration.peers.filter((p) => !tried.has(p))
-      const tunnelPeer = tunnel?.pick(untried, registration.relayKey) ?? null
+      const tunnelPeer = (await tunnel?.pick(untried, registration.relayKey)) ?? null
       if (tunnel !== undefined && tunnelPeer !== null) {
         tried.add(tunnelPeer)
         // The worker's HTTP service sees the relay key, whatever identifier the client used.

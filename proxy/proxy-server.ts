@@ -137,7 +137,13 @@ export class ProxyServer {
       cache: this.#cache,
       metrics: this.metrics,
       logger,
-      tunnel: new TunnelHttp({ tunnels: this.tunnels, metrics: this.metrics, logger }),
+      tunnel: new TunnelHttp({
+        tunnels: this.tunnels,
+        pool,
+        metrics: this.metrics,
+        logger,
+        linkWaitMs: limits.linkWaitMs,
+      }),
     })
     this.#ctx = {
       pool,

@@ -2,6 +2,7 @@ import type { Agent, ClientRequest, IncomingMessage, ServerResponse } from 'node
 import { pipeline } from 'node:stream'
 import httpProxy from 'http-proxy'
 import type { Logger } from 'pino'
+import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import { ErrorCode, GatewayError } from '../shared/errors.js'
 import { httpService } from '../shared/tunnel/tunnel-wire.js'
 import type { ForwardMetrics } from './http-forwarder.js'
@@ -15,6 +16,9 @@ export interface HttpTunnels {
 /** Options of {@link TunnelHttp}. */
 export interface TunnelHttpOptions {
   tunnels: HttpTunnels
+  pool: Pick<PeerPool, 'snapshot' | 'whenReady'>
+  /** How long a request waits for a relay's first worker link (cold start); default 20 s. */
+  linkWaitMs?: number
   metrics: ForwardMetrics
   logger: Logger
   /** How long a worker may take to send the answer's head; default 20 s. */
@@ -99,9 +103,24 @@ export class TunnelHttp {
     this.#proxy.on('econnreset', (_err, req) => this.#pending.get(req)?.settle({ answered: true }))
   }
 
-  /** A peer among `peers` whose worker offers the relay's HTTP service, or null. */
-  pick(peers: readonly string[], relayKey: string): string | null {
-    return this.#o.tunnels.pick(peers, httpService(relayKey))
+  /**
+   * A peer among `peers` whose worker offers the relay's HTTP service, or null. When none of
+   * them has a link yet (a cold relay: never dialled or dialling), it waits for the first one:
+   * only a handshake says whether a worker tunnels, and asking it over relay-v2 instead would
+   * get a tunnel-mode worker's 404.
+   */
+  async pick(peers: readonly string[], relayKey: string): Promise<string | null> {
+    const { tunnels, pool } = this.#o
+    const service = httpService(relayKey)
+    const now = tunnels.pick(peers, service)
+    if (now !== null) return now
+    const cold = (p: string) => {
+      const state = pool.snapshot(p).state
+      return state === null || state === 'connecting'
+    }
+    if (peers.length === 0 || !peers.every(cold)) return null
+    const ready = await pool.whenReady(peers, this.#o.linkWaitMs ?? 20_000)
+    return ready === null ? null : tunnels.pick(peers, service)
   }
 
   forward(

@@ -96,6 +96,22 @@ describe('/drive through a tunnel to the worker HTTP service (http-proxy, loopba
     expect((await requestBinary(`${base}/missing.bin`)).status).to.equal(404)
   })
 
+  it("a cold relay's first request waits for the worker link and goes through the tunnel", async () => {
+    const cold = await startProxyStack(testnet)
+    try {
+      const services: string[] = []
+      cold.proxy.tunnels.on('open', (_peer: string, service: string) => services.push(service))
+      await cold.register(worker.relayKey, [worker.publicKey])
+      const url = `http://127.0.0.1:${cold.port}/drive/${worker.relayKey}/big.bin`
+      const part = await download(url, { headers: { range: 'bytes=0-99999' } })
+      expect(part.status).to.equal(206)
+      expect(part.sha256).to.equal(await fileRangeSha256(file.path, 0, 99_999))
+      expect(services).to.deep.equal([`http:${worker.relayKey}`])
+    } finally {
+      await cold.close()
+    }
+  })
+
   it('worker killed mid-transfer: the download fails (cut, not hung), nothing is left open, the proxy serves on', async () => {
     // Everything from the earlier tests has settled: kept-alive tunnels may stay, sockets not.
     const socketsBefore = tcpSockets()
