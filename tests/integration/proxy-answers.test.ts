@@ -42,6 +42,9 @@ describe('proxy answers in kind under a flood (nostr-tools)', function () {
     worker = await startWorker(testnet)
     stack = await startProxyStack(testnet)
     await stack.register(worker.relayKey, [worker.publicKey])
+    // The flood is the subject, not the cold start: a first dial on a loaded machine took over
+    // the stack's 5 s link wait and both sessions closed 1013. Wait for the link instead.
+    expect(await stack.pool.whenReady([worker.publicKey], 45_000)).to.equal(worker.publicKey)
   })
 
   after(async () => {

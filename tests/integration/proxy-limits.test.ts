@@ -40,6 +40,9 @@ describe('proxy refusals, limits and bad input', function () {
       gatewayPath: 'my-relay',
       name: 'My relay',
     })
+    // Limits are the subject, not the cold start (a loaded machine's first dial can outlast
+    // the stack's 5 s link wait): wait for the worker link.
+    expect(await stack.pool.whenReady([worker.publicKey], 25_000)).to.equal(worker.publicKey)
   })
 
   after(async () => {
