@@ -95,6 +95,12 @@ export const proxySchema: convict.Schema<GatewayConfig['proxy']> = {
     default: 500,
     env: 'GATEWAY_PROXY_MESSAGE_BURST',
   },
+  tunnelBytesPerSecond: {
+    doc: 'Bytes per second a tunnelled session (tunnel extension) may send towards its worker, sustained; a client over it is slowed down (its socket paused), not closed. Bursts up to one second of it, or one largest frame.',
+    format: 'positive-int',
+    default: 1048576,
+    env: 'GATEWAY_PROXY_TUNNEL_BYTES_PER_SECOND',
+  },
   linkWaitMs: {
     doc: "How long a session's messages wait for a worker link (cold start, failover) before they are refused, in ms.",
     format: 'positive-int',
