@@ -14,6 +14,8 @@ import { RedisStore } from '../shared/store/redis-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import { CloseCode } from './close-codes.js'
 import { HttpForwarder, send } from './http-forwarder.js'
+import { OwnerGuard } from './owner-guard.js'
+import type { SecretOpener } from './owner-secrets.js'
 import { ProxyMetrics } from './proxy-metrics.js'
 import { RegistrationCache, resolveFirst } from './registration-cache.js'
 import { relayInfo } from './relay-info.js'
@@ -29,8 +31,10 @@ import { SessionRegistry } from './session-registry.js'
 import { sessionTuning } from './session-tuning.js'
 import type { SessionTuningConfig } from './session-tuning.js'
 import { GatewayHealthView, statusPage } from './status-page.js'
+import { wsService } from '../shared/tunnel/tunnel-wire.js'
 import { TunnelClient } from './tunnel-client.js'
 import { TunnelHttp } from './tunnel-http.js'
+import { TunnelMetrics } from './tunnel-metrics.js'
 import { TunnelWs } from './tunnel-ws.js'
 
 /** Client-facing limits, each with a clear NOTICE or close code and a metric. */
@@ -55,8 +59,13 @@ export interface ProxyLimits extends SenderLimitsConfig, SessionTuningConfig {
 export interface ProxyServerOptions {
   host: string
   port: number
-  /** Shared secret tokens are signed with; empty means not configured (1011). */
+  /**
+   * Shared secret the tokens of unowned relays are signed with; empty: such relays are refused
+   * (multi-tenant), or, without `workerSecrets` too, the gateway is not configured (1011).
+   */
   secret: string
+  /** Opens worker accounts' sealed signing secrets; absent or null: worker accounts are off. */
+  workerSecrets?: SecretOpener | null
   publicUrl: string
   trustedProxies: readonly string[]
   limits: ProxyLimits
@@ -86,6 +95,7 @@ export class ProxyServer {
   readonly #wss: WebSocketServer
   readonly #cache: RegistrationCache
   readonly #gate: SessionGate
+  readonly #owners: OwnerGuard
   readonly #limits: SenderLimits
   readonly #forwarder: HttpForwarder
   readonly #ctx: SessionContext
@@ -113,8 +123,18 @@ export class ProxyServer {
       logger,
       registry: opts.registry,
     })
+    this.#owners = new OwnerGuard({
+      store,
+      opener: opts.workerSecrets ?? null,
+      cache: this.#cache,
+      pool,
+      sessions: this.sessions,
+      metrics: this.metrics,
+      logger,
+    })
     this.#gate = new SessionGate({
       secret: opts.secret,
+      owners: this.#owners.secrets,
       cache: this.#cache,
       limits: this.#limits,
       metrics: this.metrics,
@@ -123,6 +143,7 @@ export class ProxyServer {
     })
     this.#health = new GatewayHealthView(store, pool)
     this.tunnels = new TunnelClient({ pool, logger })
+    new TunnelMetrics(opts.registry, pool, this.tunnels)
     this.#tunnelWs = new TunnelWs({
       pool,
       tunnels: this.tunnels,
@@ -192,6 +213,7 @@ export class ProxyServer {
   }
 
   async #start(): Promise<AddressInfo> {
+    this.#owners.start()
     this.#cache.start()
     this.sessions.start()
     this.tunnels.start()
@@ -239,6 +261,7 @@ export class ProxyServer {
     await this.tunnels.close()
     await this.sessions.close()
     await this.#cache.close()
+    await this.#owners.close()
     this.#server.removeAllListeners()
   }
 
@@ -370,7 +393,21 @@ export class ProxyServer {
     }
     const path = (req.url ?? '/').split('?')[0] as string
     const reachable = registration.peers.some((p) => this.#o.pool.snapshot(p).state === 'ready')
-    const html = relayPage({ registration, wsUrl: this.#wsUrl(req, path), reachable, info: doc })
+    const workers = registration.peers
+      .filter((p) => this.#o.pool.snapshot(p).state === 'ready')
+      .map((key) => ({
+        key,
+        mode: this.tunnels.offers(key, wsService(registration.relayKey))
+          ? ('tunnel' as const)
+          : ('relay-v2' as const),
+      }))
+    const html = relayPage({
+      registration,
+      wsUrl: this.#wsUrl(req, path),
+      reachable,
+      info: doc,
+      workers,
+    })
     this.#html(req, res, html)
   }
 

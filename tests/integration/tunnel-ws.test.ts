@@ -76,6 +76,15 @@ describe('tunnelled WebSocket sessions (http-proxy over a raw tunnel)', function
       expect(u.headers['x-auth-token']).to.equal(token)
       expect(u.headers.authorization).to.equal(undefined)
     }
+    // The per-worker choice shows in metrics and on the relay page.
+    const modes = await stack.registry.getSingleMetric('hypertuna_gateway_tunnel_peer_modes')?.get()
+    expect(modes?.values.find((v) => v.labels.mode === 'tunnel')?.value).to.equal(1)
+    const open = await stack.registry.getSingleMetric('hypertuna_gateway_tunnel_open')?.get()
+    expect(open?.values.find((v) => v.labels.kind === 'ws')?.value).to.equal(2)
+    const page = await fetch(`http://127.0.0.1:${stack.port}/${worker.relayKey}`)
+    const html = await page.text()
+    expect(html).to.contain('id="worker-modes"')
+    expect(html).to.contain(`${worker.publicKey.slice(0, 12)}…</code>: tunnel`)
     reader.close()
     writer.close()
     await waitUntil(() => local.clients === 0 && stack.proxy.tunnels.size === 0, {
