@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { ErrorCode, GatewayError } from '../errors.js'
 
-const KEY_HEX = /^[0-9a-f]{64}$/
+const KEY_HEX = /^[0-9a-fA-F]{64}$/
 const VERSION = 'v1'
 const IV_BYTES = 12
 const TAG_BYTES = 16
@@ -18,12 +18,12 @@ const MAX_SEALED_LENGTH = 1024
 export class WorkerSecretBox {
   readonly #key: Buffer
 
-  /** @throws GatewayError `CONFIG_INVALID` unless `keyHex` is 64 lowercase hex characters. */
+  /** @throws GatewayError `CONFIG_INVALID` unless `keyHex` is 64 hex characters. */
   constructor(keyHex: string) {
     if (typeof keyHex !== 'string' || !KEY_HEX.test(keyHex)) {
       throw new GatewayError(
         ErrorCode.CONFIG_INVALID,
-        'GATEWAY_WORKER_SECRET_KEY must be 64 lowercase hex characters (32 bytes)',
+        'GATEWAY_WORKER_SECRET_KEY must be 64 hex characters (32 bytes)',
       )
     }
     this.#key = Buffer.from(keyHex, 'hex')

@@ -392,8 +392,12 @@ export class PeerConnection extends EventEmitter {
   }
 
   /** UDX packets of the current link (acknowledgements included), for idle-traffic figures. */
-  livePackets(): { received: number; sent: number } {
+  livePackets(): { received: number; sent: number; retransmitted: number } {
     const link = linkCounters(this.#stream)
-    return { received: link.packetsReceived, sent: link.packetsSent }
+    return {
+      received: link.packetsReceived,
+      sent: link.packetsSent,
+      retransmitted: link.packetsRetransmitted,
+    }
   }
 }

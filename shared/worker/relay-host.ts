@@ -46,6 +46,8 @@ interface ClientState {
   relay: HostedRelay
   /** The gateway channel that last posted for this key: where pushes go. */
   channel: RelayChannel | null
+  /** That channel's gateway node (remote key, hex): a new link from it takes over the pushes. */
+  gateway: string | null
   queue: string[]
   lastSeen: number
   /** Settles when this key's previous message is handled: keeps arrival order (`pipeline`). */
@@ -68,6 +70,7 @@ export class RelayHost {
   readonly #unsubscribe = new Map<HostedRelay, () => void>()
   readonly #clients = new Map<string, ClientState>()
   readonly #channels = new Set<RelayChannel>()
+  readonly #gatewayOf = new WeakMap<RelayChannel, string | null>()
   readonly #router: Router<unknown, RelayChannel>
   readonly #capabilities: string[]
   readonly #onConnection: (stream: NoiseSecretStream) => void
@@ -129,6 +132,11 @@ export class RelayHost {
   /** Gateway channels currently open. */
   get channelCount(): number {
     return this.#channels.size
+  }
+
+  /** Client connections (gateway connectionKeys) this host holds state for. */
+  get connectionCount(): number {
+    return this.#clients.size
   }
 
   /** Raw tunnels currently open (the `tunnel` extension). */
@@ -209,13 +217,36 @@ export class RelayHost {
       this.#log.warn({ err: err.message }, 'undecodable message'),
     )
     channel.on('handler-error', (err: Error) => this.#log.error({ err }, 'route handler failed'))
+    const gateway = remoteKey(stream)
+    this.#gatewayOf.set(channel, gateway)
     channel.on('close', () => {
       this.#channels.delete(channel)
       for (const state of this.#clients.values()) {
         if (state.channel === channel) state.channel = null
       }
+      this.#rehome(gateway)
     })
+    channel.on('open', () => this.#rehome(gateway))
     return channel
+  }
+
+  // A gateway may replace its link to us (its own dial and ours both arrive, or a redial):
+  // pushes of sessions whose channel closed go to its other open link, queued lines first,
+  // since a push gateway never polls for them.
+  #rehome(gateway: string | null): void {
+    if (gateway === null) return
+    let target: RelayChannel | null = null
+    for (const c of this.#channels) {
+      if (this.#gatewayOf.get(c) !== gateway || c.closed || !c.supports(Capability.PUSH)) continue
+      target = c
+    }
+    if (target === null) return
+    for (const [key, state] of this.#clients) {
+      if (state.gateway !== gateway || state.channel !== null) continue
+      state.channel = target
+      for (const line of state.queue.splice(0))
+        target.sendWsFrame({ connectionKey: key, data: line })
+    }
   }
 
   async #post(req: RouteRequest, channel: RelayChannel): Promise<RouteResponse> {
@@ -238,6 +269,7 @@ export class RelayHost {
     if (message === undefined) return lines(['["NOTICE","error: message is not valid JSON"]'])
     const state = this.#client(key, relay)
     state.channel = channel
+    state.gateway = this.#gatewayOf.get(channel) ?? null
     const handle = () => relay.backend.handleMessage(key, message)
     const handled = state.tail.then(handle, handle)
     state.tail = handled.catch(() => undefined)
@@ -296,7 +328,14 @@ export class RelayHost {
   #client(key: string, relay: HostedRelay): ClientState {
     let state = this.#clients.get(key)
     if (state === undefined) {
-      state = { relay, channel: null, queue: [], lastSeen: Date.now(), tail: Promise.resolve() }
+      state = {
+        relay,
+        channel: null,
+        gateway: null,
+        queue: [],
+        lastSeen: Date.now(),
+        tail: Promise.resolve(),
+      }
       this.#clients.set(key, state)
     }
     state.lastSeen = Date.now()
@@ -311,6 +350,11 @@ export class RelayHost {
       state.relay.backend.closeConnection(key)
     }
   }
+}
+
+function remoteKey(stream: Duplex): string | null {
+  const key = (stream as { remotePublicKey?: unknown }).remotePublicKey
+  return Buffer.isBuffer(key) ? key.toString('hex') : null
 }
 
 function lines(out: string[]): RouteResponse {

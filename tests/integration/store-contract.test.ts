@@ -29,12 +29,14 @@ describe('with a real redis-server', () => {
     await redis?.stop()
   })
 
-  storeContract('RedisStore', true, () => {
+  const redisBackend = () => {
     // A prefix per test: tests share one server without seeing each other's keys.
     const redisPrefix = `test:${randomBytes(6).toString('hex')}:`
     const open = () => createStore({ redisUrl: redis.url, redisPrefix, logger })
     return { open, openPeer: open }
-  })
+  }
+  storeContract('RedisStore', true, redisBackend)
+  storeTenancyContract('RedisStore', true, redisBackend)
 
   describe('createStore', () => {
     it('picks RedisStore for a URL and MemoryStore for an empty one', async () => {
