@@ -33,6 +33,7 @@ import type { SessionTuningConfig } from './session-tuning.js'
 import { GatewayHealthView, statusPage } from './status-page.js'
 import { wsService } from '../shared/tunnel/tunnel-wire.js'
 import { TunnelClient } from './tunnel-client.js'
+import { TunnelHttp } from './tunnel-http.js'
 import { TunnelMetrics } from './tunnel-metrics.js'
 import { TunnelWs } from './tunnel-ws.js'
 
@@ -152,7 +153,19 @@ export class ProxyServer {
       maxFrameBytes: limits.maxFrameBytes,
       linkWaitMs: limits.linkWaitMs,
     })
-    this.#forwarder = new HttpForwarder({ pool, cache: this.#cache, metrics: this.metrics, logger })
+    this.#forwarder = new HttpForwarder({
+      pool,
+      cache: this.#cache,
+      metrics: this.metrics,
+      logger,
+      tunnel: new TunnelHttp({
+        tunnels: this.tunnels,
+        pool,
+        metrics: this.metrics,
+        logger,
+        linkWaitMs: limits.linkWaitMs,
+      }),
+    })
     this.#ctx = {
       pool,
       registry: this.sessions,
