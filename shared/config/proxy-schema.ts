@@ -132,7 +132,8 @@ export const proxySchema: convict.Schema<GatewayConfig['proxy']> = {
     doc:
       'Event-triggered polling: after a worker without push accepts an EVENT sent through the ' +
       'gateway, its sessions with open subscriptions poll early, each at most once per this many ' +
-      'ms (50: at most 20 extra polls per second per session). 0 turns it off.',
+      'ms (50: at most 20 extra polls per second per session). The same bound holds the early ' +
+      'polls (at most 3) after a REQ whose answer lacks its EOSE. 0 turns both off.',
     format: 'nat',
     default: 50,
     env: 'GATEWAY_PROXY_TRIGGERED_POLL_GAP_MS',
