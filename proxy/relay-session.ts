@@ -284,6 +284,10 @@ export class RelaySession {
   async #sendBatch(link: WorkerLink): Promise<void> {
     const batch = this.#queue.takeBatch(link.pipeline, this.#subs)
     const results = await Promise.allSettled(link.postAll(batch.map((q) => q.text)))
+    this.#out.batch(() => this.#relayBatch(results))
+  }
+
+  #relayBatch(results: ReadonlyArray<PromiseSettledResult<RelayResponse>>): void {
     let chase = false
     for (const result of results) {
       if (this.#state === 'closed') return
