@@ -13,6 +13,7 @@ interface Summary {
   readyPeers: number
   sessions: number
   expiresAt: number
+  workerId?: string | null
 }
 
 interface ListPage {
@@ -22,7 +23,12 @@ interface ListPage {
 }
 
 interface Detail {
-  registration: { relayKey: string; peers: string[]; metadata: Record<string, unknown> }
+  registration: {
+    relayKey: string
+    peers: string[]
+    metadata: Record<string, unknown>
+    workerId?: string
+  }
   ttlMs: number
   peers: Array<{
     key: string
@@ -97,6 +103,7 @@ ${GATEWAY_HELP}
     const { registration } = detail
     const lines = [
       `relay     ${registration.relayKey}`,
+      `owner     ${registration.workerId ?? '- (shared secret)'}`,
       `name      ${String(registration.metadata.name ?? '-')}`,
       `path      ${String(registration.metadata.gatewayPath ?? '-')}`,
       `expires   in ${Math.round(detail.ttlMs / 1000)} s`,
@@ -149,13 +156,14 @@ async function list(context: CommandContext, admin: AdminClient): Promise<void> 
     relays.length === 0
       ? 'no relays registered'
       : table([
-          ['RELAY', 'PATH', 'NAME', 'WORKERS', 'SESSIONS'],
+          ['RELAY', 'PATH', 'NAME', 'WORKERS', 'SESSIONS', 'OWNER'],
           ...relays.map((r) => [
             r.relayKey,
             r.gatewayPath ?? '-',
             r.name ?? '-',
             `${r.readyPeers}/${r.peers} ready`,
             String(r.sessions),
+            r.workerId ?? '-',
           ]),
         ]) + (nextCursor === null ? '' : `\nmore: --cursor ${nextCursor}`)
   context.out.result({ ok: true, total, relays, nextCursor }, human)

@@ -16,6 +16,8 @@ export interface RelaySummary {
   /** Live client sessions across the reporting proxies. */
   sessions: number
   expiresAt: number
+  /** The worker account that owns the relay; null: unowned (shared secret). */
+  workerId: string | null
 }
 
 /** How one proxy sees one peer. */
@@ -64,6 +66,7 @@ export function relaySummary(registration: Registration, reports: ProxyReport[])
     readyPeers: ready,
     sessions: reports.reduce((n, r) => n + (r.relays[registration.relayKey] ?? 0), 0),
     expiresAt: registration.expiresAt,
+    workerId: registration.workerId ?? null,
   }
 }
 

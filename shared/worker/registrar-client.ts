@@ -17,7 +17,7 @@ import type { SignedActionName } from '../registrar-api/signed-request.js'
 import type { Registration, RelayMetadata } from '../registrar-api/registration.js'
 import { parseGatewayDocument } from './gateway-document.js'
 import type { GatewayDocument } from './gateway-document.js'
-import { RegistrarHttp } from './registrar-http.js'
+import { RegistrarHttp, relayPath, signedHeaders } from './registrar-http.js'
 import type { RegistrarAnswer } from './registrar-http.js'
 import { RegistrarRequestError } from './registrar-request-error.js'
 import { RenewalScheduler } from './renewal-scheduler.js'
@@ -395,18 +395,5 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
       ErrorCode.REGISTRAR_UNSUPPORTED,
       `the registrar does not offer ${capability}`,
     )
-  }
-}
-
-// The registrar accepts `:` raw or encoded; raw is what legacy workers send.
-function relayPath(relayKey: string): string {
-  return `/api/relays/${encodeURIComponent(relayKey).replace(/%3A/gi, ':')}`
-}
-
-function signedHeaders(nonce: string, issuedAt: number, signature: string) {
-  return {
-    [SignedHeader.NONCE]: nonce,
-    [SignedHeader.ISSUED_AT]: String(issuedAt),
-    [SignedHeader.SIGNATURE]: signature,
   }
 }

@@ -182,6 +182,11 @@ forEachStore('registrar tenancy (worker accounts, relay ownership)', (s) => {
       expect((list.body.workers as Array<{ relays: string[] }>)[0]?.relays).to.deep.equal([
         relayKey,
       ])
+      const relays = await call(h, { url: '/api/admin/relays', headers: AUTH })
+      expect((relays.body.relays as Array<Record<string, unknown>>)[0]).to.include({
+        relayKey,
+        workerId: a.workerId,
+      })
     })
 
     it('refuses a wrong secret, another account’s id, an unknown id and a malformed one', async () => {
