@@ -14,7 +14,7 @@ import { measureDelivery } from './scenarios/delivery.js'
 import type { DeliveryOptions } from './scenarios/delivery.js'
 import { measureRoundTrips } from './scenarios/round-trip.js'
 import { measureThroughput } from './scenarios/throughput.js'
-import { measureEcho } from './scenarios/transport-floor.js'
+import { measureEcho, measureLink } from './scenarios/transport-floor.js'
 import { summarize } from './stats.js'
 import { LOOPBACK } from './testnet.js'
 import { BenchSocket, isEose } from './ws-client.js'
@@ -124,6 +124,15 @@ export async function runLoadPhase(
     warmup: plan.roundTrip.warmup,
     count: plan.roundTrip.count,
   })
+  const link = await measureLink({
+    bootstrap,
+    peer: ready.pushPeer,
+    relayKey: ready.pushRelayKey,
+    token: gateway.token(ready.pushRelayKey, tokenSeq++),
+    messages: { stored: `["REQ","rt",${storedFilter}]`, empty: `["REQ","rt",${emptyFilter}]` },
+    warmup: plan.roundTrip.warmup,
+    count: plan.roundTrip.count,
+  })
 
   progress('2/5 publish->delivery latency')
   const d = plan.delivery
@@ -224,7 +233,7 @@ export async function runLoadPhase(
     },
   }
   return {
-    results: { roundTrip: roundTrips, clientHop, echo, delivery, throughput },
+    results: { roundTrip: roundTrips, clientHop, echo, link, delivery, throughput },
     windows,
   }
 }

@@ -45,6 +45,7 @@ export function printResults(plan: BenchPlan, r: BenchResults): void {
   const rtRows = (label: 'stored' | 'empty', rt: RoundTripResult): string[][] => {
     const title = label === 'stored' ? '3 stored events' : 'empty result'
     const echoMean = r.echo[ECHO_FOR[label]]?.mean ?? Number.NaN
+    const echoP50 = r.echo[ECHO_FOR[label]]?.p50 ?? Number.NaN
     const pushRequest = rt.view.push.poolRequestMs
     return [
       row(
@@ -58,6 +59,15 @@ export function printResults(plan: BenchPlan, r: BenchResults): void {
         rt.push.p50 <= rt.direct.p50 + 0.15,
       ),
       row('', '', '', '', '', '', 'legacy <= 4x direct', rt.legacy.p50 <= 4 * rt.direct.p50),
+      row(
+        `  floor: direct + raw echo ${ECHO_FOR[label].toLocaleString('en-US')} B, p50 (ms)`,
+        '',
+        fmt(rt.direct.p50 + echoP50, 3),
+        '',
+        ratio(rt.direct.p50 + echoP50, rt.direct.p50),
+        '',
+        `target ${fmt(rt.direct.p50 + 0.15, 3)}`,
+      ),
       row(
         `REQ->EOSE p99, ${title} (ms)`,
         fmt(rt.direct.p99, 3),
@@ -182,6 +192,18 @@ export function printResults(plan: BenchPlan, r: BenchResults): void {
       )
     }
   }
+  for (const label of ['stored', 'empty'] as const) {
+    const rt = r.roundTrip[label]
+    const echo = r.echo[ECHO_FOR[label]]?.p50 ?? Number.NaN
+    const link = r.link[label]?.p50 ?? Number.NaN
+    out.push(
+      `  round trip floor, ${label === 'stored' ? '3 stored events' : 'empty result'} (p50): ` +
+        `direct ${fmt(rt.direct.p50, 3)} + raw echo ${fmt(echo, 3)} = ${fmt(rt.direct.p50 + echo, 3)} ms ` +
+        `(target ${fmt(rt.direct.p50 + 0.15, 3)}); relay-v2 request on a bare connection to the ` +
+        `push worker (no proxy) ${fmt(link, 3)} ms = echo + ${fmt(link - echo, 3)}; push ` +
+        `${fmt(rt.push.p50, 3)} ms = that + ${fmt(rt.push.p50 - link, 3)} (proxy and client socket)`,
+    )
+  }
   out.push(
     `  round trip parts (p50): client socket hop alone (non-JSON frame -> NOTICE) direct ` +
       `${fmt(r.clientHop.direct.p50, 3)} ms, proxy ${fmt(r.clientHop.proxy.p50, 3)} ms; raw ` +
@@ -209,7 +231,7 @@ export function printResults(plan: BenchPlan, r: BenchResults): void {
       const warn = (t.cpu.bench ?? 0) > 0.9 ? '  <- load generator near one core' : ''
       out.push(
         `  throughput ${kind.padEnd(5)} ${target.padEnd(6)}: ${fmt(t.perSecond, 0)} msg/s, ` +
-          `CPU ${cpu}; notices ${t.notices}, unanswered ${t.stuck}${serial}${warn}`,
+          `CPU ${cpu}; ${cpuPerMessage(t)}; notices ${t.notices}, unanswered ${t.stuck}${serial}${warn}`,
       )
     }
   }
@@ -264,4 +286,17 @@ function profileLines(p: ProfileSummary): string[] {
   section('self time by function', p.bySelf)
   section('inclusive time, gateway code', p.byInclusive)
   return lines
+}
+
+// CPU time per message of our own processes: unlike msg/s, it barely moves with foreign load
+// (a starved process does less, not more per message), so before/after comparisons on a busy
+// machine read it first. Processes under 1% in the window took no part.
+function cpuPerMessage(t: { perSecond: number; cpu: Record<string, number> }): string {
+  if (t.perSecond <= 0) return 'CPU per message -'
+  const parts = Object.entries(t.cpu).filter(
+    ([name, v]) => name !== 'other' && name !== 'steal' && v >= 0.01,
+  )
+  const us = (v: number) => (v / t.perSecond) * 1e6
+  const total = parts.reduce((sum, [, v]) => sum + us(v), 0)
+  return `CPU per message ${parts.map(([name, v]) => `${name} ${fmt(us(v), 1)}`).join(' + ')} = ${fmt(total, 1)} µs`
 }

@@ -55,6 +55,8 @@ export interface LoadResults {
   clientHop: { direct: Summary; proxy: Summary }
   /** Raw HyperDHT echo round trips to the backend, by message size in bytes. */
   echo: Record<number, Summary>
+  /** The push worker's relay-v2 request sent from a bare connection (no proxy), by REQ case. */
+  link: Record<string, Summary>
   /** `legacyLocal`: published by the legacy worker's own local client, not through the proxy. */
   delivery: Record<'direct' | Backend | 'legacyLocal', DeliveryRow>
   throughput: Record<'req' | 'event', Record<'direct' | Backend, ThroughputRow>>

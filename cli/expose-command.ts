@@ -6,6 +6,7 @@ import type { Command, CommandContext } from './command.js'
 import { intFlag, stringFlag } from './command.js'
 import { checkShareUrl } from './check-share-url.js'
 import { ExposeWorker } from './expose-worker.js'
+import { TUNNEL_HELP, tunnelPlan } from './expose-tunnel.js'
 import { gatewayUrl, readSecretFile } from './gateway-options.js'
 import { formatStatus, liveStatus } from './status-line.js'
 import type { LiveStatus } from './status-line.js'
@@ -28,7 +29,9 @@ unreachable.
 
 Options:
   --gateway <url>         the gateway's public base URL, e.g. https://gateway.example.com
-  --secret-file <file>    file holding the gateway's registration secret
+  --secret-file <file>    file holding the gateway's registration secret, or with
+                          --worker-id the worker account's secret
+  --worker-id <id>        sign as this worker account (hypertuna-gateway worker create)
   --relay-key <hex>       64-hex relay key (default: a new random one)
   --path <alias>          gatewayPath alias clients use instead of the key, e.g. myrelay
   --name <text>           relay name (default: the local relay's NIP-11 name)
@@ -36,7 +39,7 @@ Options:
   --seed-file <file>      64-hex seed for a stable worker key
   --bootstrap <h:p,...>   DHT bootstrap nodes (private networks, tests)
   --host <address>        address the DHT binds to (e.g. 127.0.0.1)
-  --mode direct|tunnel    how to reach the gateway (only direct for now)
+${TUNNEL_HELP}
   --dial-out              also dial out to the gateway nodes it publishes (GET /api/gateway),
                           for workers whose NAT the gateway cannot reach
   --check-timeout <ms>    end-to-end check deadline (default 30000)
@@ -44,6 +47,7 @@ Options:
   options: {
     gateway: { type: 'string' },
     'secret-file': { type: 'string' },
+    'worker-id': { type: 'string' },
     'relay-key': { type: 'string' },
     path: { type: 'string' },
     name: { type: 'string' },
@@ -52,6 +56,8 @@ Options:
     bootstrap: { type: 'string' },
     host: { type: 'string' },
     mode: { type: 'string', default: 'direct' },
+    http: { type: 'string' },
+    files: { type: 'string' },
     'check-timeout': { type: 'string' },
     'no-check': { type: 'boolean', default: false },
     'dial-out': { type: 'boolean', default: false },
@@ -66,15 +72,18 @@ async function expose(context: CommandContext): Promise<void> {
     throw usageError('expose: give one <ws://local-relay>')
   if (!/^wss?:\/\//.test(relayUrl))
     throw usageError('expose: the local relay must be a ws:// or wss:// URL')
-  const mode = stringFlag(values, 'mode')
-  if (mode === 'tunnel') {
-    throw usageError('expose: --mode tunnel is not available yet; use --mode direct (the default)')
-  }
-  if (mode !== 'direct') throw usageError('expose: --mode must be direct or tunnel')
+  const tunnel = tunnelPlan(values, relayUrl)
   const gateway = gatewayUrl(values, 'expose')
   const secretFile = stringFlag(values, 'secret-file')
   if (secretFile === undefined) throw usageError('expose: --secret-file is required')
-  const secret = readSecretFile(secretFile, 'the registration secret')
+  const workerId = stringFlag(values, 'worker-id')
+  if (workerId !== undefined && !/^[0-9a-f]{32}$/.test(workerId)) {
+    throw usageError('expose: --worker-id must be 32 lowercase hex characters')
+  }
+  const secret = readSecretFile(
+    secretFile,
+    workerId === undefined ? 'the registration secret' : 'the worker secret',
+  )
   const relayKey = (
     stringFlag(values, 'relay-key') ?? randomBytes(32).toString('hex')
   ).toLowerCase()
@@ -94,6 +103,7 @@ async function expose(context: CommandContext): Promise<void> {
     relayUrl,
     gateway,
     secret,
+    ...(workerId === undefined ? {} : { workerId }),
     relayKey,
     ...(path === undefined ? {} : { path }),
     ...(name === undefined ? {} : { name }),
@@ -105,6 +115,7 @@ async function expose(context: CommandContext): Promise<void> {
     logger: pino({ level: context.env.HYPERTUNA_LOG_LEVEL ?? 'silent' }, pino.destination(2)),
     progress: (line) => out.progress(line),
     dialOut: values['dial-out'] === true,
+    ...(tunnel === null ? {} : { tunnel }),
   })
   let stopping: Promise<void> | null = null
   const stop = (signal: string): Promise<void> => {
@@ -158,11 +169,17 @@ async function showStatus(
 ): Promise<void> {
   const { out } = context
   let registration: LiveStatus['registration'] = 'ok'
+  const tunnelled = worker.tunnelMode
   worker.client.on('renewal-failed', () => (registration = 'failing'))
   worker.client.on('renewed', () => (registration = 'ok'))
   let last = ''
   const draw = () => {
-    const status = liveStatus(worker.backend.stats, worker.gatewayLinks, registration)
+    const status = liveStatus(
+      worker.backend.stats,
+      worker.gatewayLinks,
+      registration,
+      tunnelled ? worker.tunnels : undefined,
+    )
     const text = formatStatus(status)
     if (text === last) return
     last = text

@@ -33,6 +33,7 @@ import type { SessionTuningConfig } from './session-tuning.js'
 import { GatewayHealthView, statusPage } from './status-page.js'
 import { wsService } from '../shared/tunnel/tunnel-wire.js'
 import { TunnelClient } from './tunnel-client.js'
+import { TunnelHttp } from './tunnel-http.js'
 import { TunnelMetrics } from './tunnel-metrics.js'
 import { TunnelWs } from './tunnel-ws.js'
 
@@ -45,6 +46,8 @@ export interface ProxyLimits extends SenderLimitsConfig, SessionTuningConfig {
   messagesPerSecond: number
   /** Client messages a session may send at once above the sustained rate. */
   messageBurst: number
+  /** Bytes per second a tunnelled session may send to its worker (absent: unlimited). */
+  tunnelBytesPerSecond?: number
   /** Open subscriptions per session (strfry's default is 200). */
   maxSubscriptions: number
   /** How long a session's messages wait for a worker link (cold start, failover), in ms. */
@@ -150,9 +153,22 @@ export class ProxyServer {
       metrics: this.metrics,
       logger,
       maxFrameBytes: limits.maxFrameBytes,
+      bytesPerSecond: limits.tunnelBytesPerSecond ?? Infinity,
       linkWaitMs: limits.linkWaitMs,
     })
-    this.#forwarder = new HttpForwarder({ pool, cache: this.#cache, metrics: this.metrics, logger })
+    this.#forwarder = new HttpForwarder({
+      pool,
+      cache: this.#cache,
+      metrics: this.metrics,
+      logger,
+      tunnel: new TunnelHttp({
+        tunnels: this.tunnels,
+        pool,
+        metrics: this.metrics,
+        logger,
+        linkWaitMs: limits.linkWaitMs,
+      }),
+    })
     this.#ctx = {
       pool,
       registry: this.sessions,

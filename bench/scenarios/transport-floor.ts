@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto'
 import HyperDHT from 'hyperdht'
+import { RelayChannel } from '../../shared/protocol/relay-channel.js'
+import { Capability, LEGACY_CAPABILITIES } from '../../shared/protocol/wire.js'
 import type { BootstrapNode } from '../../shared/swarm/create-swarm.js'
 import { summarize } from '../stats.js'
 import type { Summary } from '../stats.js'
@@ -72,4 +75,65 @@ export function echoConnection(stream: NodeJS.ReadWriteStream): void {
     want = 0
     got = 0
   })
+}
+
+/** Options of {@link measureLink}. */
+export interface LinkOptions {
+  bootstrap: readonly BootstrapNode[]
+  /** The push worker's swarm key and relay, and a client token of the usual size. */
+  peer: string
+  relayKey: string
+  token: string
+  /** Client messages (REQs), by name; each is measured on its own. */
+  messages: Record<string, string>
+  warmup: number
+  count: number
+}
+
+/**
+ * The worker link alone: the proxy's relay-v2 request for a client message (`POST /post/relay`,
+ * the same headers and body as WorkerLink), sent from a bare HyperDHT connection straight to the
+ * push worker, with no proxy and no client socket. Against the raw echo it shows what relay-v2 and
+ * the worker's routing cost per round trip; against the proxy's round trip, what the proxy adds.
+ */
+export async function measureLink(opts: LinkOptions): Promise<Record<string, Summary>> {
+  const dht = new HyperDHT({
+    bootstrap: opts.bootstrap.map((n) => ({ host: n.host, port: n.port })),
+    host: LOOPBACK,
+  })
+  const stream = dht.connect(Buffer.from(opts.peer, 'hex'))
+  stream.on('error', () => {})
+  const channel = new RelayChannel(stream, {
+    isServer: false,
+    gateway: true,
+    capabilities: [
+      ...LEGACY_CAPABILITIES,
+      Capability.PUSH,
+      Capability.TEXT_BODY,
+      Capability.PIPELINE,
+    ],
+  })
+  try {
+    await channel.opened()
+    const headers = { 'content-type': 'application/json', 'x-auth-token': opts.token }
+    const path = `/post/relay/${opts.relayKey}`
+    const connectionKey = randomBytes(16).toString('hex')
+    const out: Record<string, Summary> = {}
+    for (const [name, text] of Object.entries(opts.messages)) {
+      const body = `{"message":${text},"connectionKey":"${connectionKey}"}`
+      const samples: number[] = []
+      for (let i = 0; i < opts.warmup + opts.count; i++) {
+        const started = performance.now()
+        const res = await channel.request({ method: 'POST', path, headers, body })
+        if (res.statusCode !== 200) throw new Error(`worker answered ${res.statusCode}`)
+        if (i >= opts.warmup) samples.push(performance.now() - started)
+      }
+      out[name] = summarize(samples)
+    }
+    return out
+  } finally {
+    await channel.close()
+    stream.destroy()
+    await dht.destroy()
+  }
 }
