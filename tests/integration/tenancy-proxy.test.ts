@@ -1,10 +1,7 @@
 import { expect } from 'chai'
 import { Redis } from 'ioredis'
 import { randomBytes } from 'node:crypto'
-import { AbstractRelay } from 'nostr-tools/abstract-relay'
-import { verifyEvent } from 'nostr-tools/pure'
 import { pino } from 'pino'
-import { WebSocket } from 'ws'
 import { issueClientToken } from '../../shared/auth/client-token.js'
 import { newWorkerId, newWorkerSecret } from '../../shared/auth/worker-credentials.js'
 import { WorkerSecretBox } from '../../shared/auth/worker-secret-box.js'
@@ -14,7 +11,7 @@ import { RedisStore } from '../../shared/store/redis-store.js'
 import type { PeerPool } from '../../shared/swarm/peer-pool.js'
 import { ExampleRelay } from '../../shared/worker/example-relay.js'
 import { RelayHost } from '../../shared/worker/relay-host.js'
-import { note } from '../helpers/nostr.js'
+import { nostrSession as session, refusal, served } from '../helpers/nostr-session.js'
 import { SECRET, startProxyStack } from '../helpers/proxy-stack.js'
 import type { ProxyStack } from '../helpers/proxy-stack.js'
 import { startRedis } from '../helpers/redis-server.js'
@@ -30,51 +27,6 @@ const logger = pino({ level: 'silent' })
 interface Account {
   workerId: string
   secret: string
-}
-
-/** A nostr-tools session whose socket reports the close code and reason it ends with. */
-async function session(url: string) {
-  let ended!: (close: [number, string]) => void
-  const closed = new Promise<[number, string]>((resolve) => (ended = resolve))
-  class CodeSocket extends WebSocket {
-    constructor(address: string) {
-      super(address)
-      this.once('close', (code, reason) => ended([code, reason.toString()]))
-    }
-  }
-  const relay = await AbstractRelay.connect(url, {
-    verifyEvent,
-    websocketImplementation: CodeSocket as unknown as typeof globalThis.WebSocket,
-  }).catch(() => null)
-  // nostr-tools prints NOTICEs (with the URL, token included) unless told where they go.
-  if (relay !== null) relay.onnotice = () => {}
-  return { relay, closed }
-}
-
-/** The close a refused session gets: the upgrade completes, then the code says why. */
-async function refusal(url: string): Promise<[number, string]> {
-  const s = await session(url)
-  return s.closed
-}
-
-/** Publishes a note and reads it back to EOSE: the relay is served end to end. */
-async function served(url: string): Promise<void> {
-  const { relay, closed } = await session(url)
-  if (relay === null) throw new Error(`not served: ${(await closed).join(' ')}`)
-  const event = note(`tenancy ${randomBytes(4).toString('hex')}`)
-  await relay.publish(event)
-  const seen: string[] = []
-  await new Promise<void>((resolve) => {
-    const sub = relay.subscribe([{ ids: [event.id] }], {
-      onevent: (e) => seen.push(e.id),
-      oneose: () => {
-        sub.close()
-        resolve()
-      },
-    })
-  })
-  expect(seen).to.deep.equal([event.id])
-  relay.close()
 }
 
 /** Resolves once `pool[method]` has been called with `key` (a spy on the real pool). */
