@@ -5,6 +5,8 @@ export interface BenchPlan {
   profile: boolean
   /** A change to try without editing the gateway (bench/experiments/), or null. */
   experiment: Experiment | null
+  /** Only the tunnel scenarios (issue 13): `--tunnel-only`. */
+  tunnelOnly: boolean
   roundTrip: { warmup: number; count: number }
   delivery: {
     subscribers: number
@@ -33,16 +35,19 @@ const USAGE = `usage: npm run bench -- [--quick] [--profile] [--sessions=N] [--e
   --quick            ~30 s smoke run: fewer samples, shorter windows, 1,000 idle sessions
   --profile          run the load proxy under --cpu-prof; summarise its throughput windows
   --sessions=N       idle sessions for the memory and idle-traffic scenarios (default 5,000)
-  --experiment=NAME  try a change without editing the gateway: ${EXPERIMENTS.join(', ')}`
+  --experiment=NAME  try a change without editing the gateway: ${EXPERIMENTS.join(', ')}
+  --tunnel-only      only the tunnel-mode scenarios (WebSocket and 100 MB /drive through tunnels)`
 
 export function parsePlan(argv: readonly string[]): BenchPlan {
   let quick = false
   let profile = false
   let sessions: number | undefined
   let experiment: Experiment | null = null
+  let tunnelOnly = false
   for (const arg of argv) {
     if (arg === '--quick') quick = true
     else if (arg === '--profile') profile = true
+    else if (arg === '--tunnel-only') tunnelOnly = true
     else if (arg.startsWith('--experiment=')) {
       const name = arg.slice(13)
       if (!(EXPERIMENTS as readonly string[]).includes(name)) {
@@ -70,6 +75,7 @@ export function parsePlan(argv: readonly string[]): BenchPlan {
         quick,
         profile,
         experiment,
+        tunnelOnly,
         roundTrip: { warmup: 50, count: 300 },
         delivery: { subscribers: 8, warmup: 10, count: 100, pollDurationMs: 4_000, pollGapMs: 100 },
         throughput: { connections: 8, inFlight: 16, warmupMs: 500, durationMs: 1_500 },
@@ -86,6 +92,7 @@ export function parsePlan(argv: readonly string[]): BenchPlan {
         quick,
         profile,
         experiment,
+        tunnelOnly,
         roundTrip: { warmup: 200, count: 2_000 },
         delivery: {
           subscribers: 8,

@@ -21,6 +21,8 @@ import { progress } from './progress.js'
 import { percent } from './report.js'
 import { sleep } from './sleep.js'
 import { bootstrapEnv, startTestnet } from './testnet.js'
+import { printTunnelResults } from './print-tunnel.js'
+import { runTunnelPhase } from './tunnel-phase.js'
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -38,7 +40,7 @@ async function main(): Promise<void> {
   const plan = parsePlan(process.argv.slice(2))
   checkOpenFiles(plan)
   // Every wait has its own timeout; this bounds their sum if something goes badly wrong.
-  const limitMs = plan.quick ? 120_000 : 300_000
+  const limitMs = plan.quick ? 180_000 : 420_000
   setTimeout(() => {
     process.stderr.write(`bench failed: still running after ${limitMs / 1000} s, giving up\n`)
     process.exit(1)
@@ -55,6 +57,10 @@ async function main(): Promise<void> {
   const stops: Array<() => Promise<unknown>> = []
   try {
     progress(`testnet on ${bootstrapEnv(testnet.bootstrap)}`)
+    if (plan.tunnelOnly) {
+      printTunnelResults(plan, await runTunnelPhase(plan, testnet.bootstrap, (s) => stops.push(s)))
+      return
+    }
     const backend = spawnChild({
       name: 'backend',
       entry: new URL('./backend-process.js', import.meta.url).href,
@@ -108,7 +114,10 @@ async function main(): Promise<void> {
     const idle = await runIdlePhase(plan, testnet.bootstrap, ready, legacy, (stop) =>
       stops.push(stop),
     )
+    // Issue 13's tunnel scenarios: their own worker and a fresh gateway, their own table.
+    const tunnel = await runTunnelPhase(plan, testnet.bootstrap, (stop) => stops.push(stop))
     printResults(plan, { ...load.results, idle, profile, noise })
+    printTunnelResults(plan, tunnel)
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined)
     await testnet.destroy()

@@ -19,7 +19,17 @@ export const LOAD_ENV = {
 export interface ChaosWorker {
   readonly child: BenchChild
   readonly publicKey: string
+  /** Open gateway channels and client connections (sessions' connectionKeys) it holds. */
+  status(): Promise<WorkerStatus>
 }
+
+export interface WorkerStatus {
+  channels: number
+  connections: number
+}
+
+const isStatus = (m: unknown): m is WorkerStatus & { type: 'status' } =>
+  (m as { type?: unknown } | null)?.type === 'status'
 
 export async function startWorker(testnet: BenchTestnet, relayKey: string): Promise<ChaosWorker> {
   const child = spawnChild({
@@ -28,7 +38,16 @@ export async function startWorker(testnet: BenchTestnet, relayKey: string): Prom
     env: { CHAOS_BOOTSTRAP: bootstrapEnv(testnet.bootstrap), CHAOS_RELAY_KEY: relayKey },
   })
   const line = await child.waitForLine((l) => l.msg === 'worker ready', 60_000)
-  return { child, publicKey: line.publicKey as string }
+  return {
+    child,
+    publicKey: line.publicKey as string,
+    async status() {
+      const reply = child.waitForMessage(isStatus, 5_000)
+      child.send({ type: 'status' })
+      const { channels, connections } = await reply
+      return { channels, connections }
+    },
+  }
 }
 
 /** A relay served by `count` worker processes, registered through the gateway's registrar. */

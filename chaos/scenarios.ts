@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import { connect } from 'node:net'
+import { WebSocket } from 'ws'
 import type { BenchGateway } from '../bench/gateway-process.js'
 import { sleep } from '../bench/sleep.js'
 import type { BenchTestnet } from '../bench/testnet.js'
@@ -72,19 +73,57 @@ async function withRelay<T>(
 export async function workerKill(ctx: ChaosContext, signal: 'SIGKILL' | 'SIGSTOP'): Promise<Row> {
   const { gateway } = ctx
   return withRelay(ctx, gateway, async (relay) => {
+    // Both links up before the load, so sessions spread over both workers (fewest sessions
+    // first) and the failover lands on a warm link; then stop the worker carrying the most
+    // sessions, never an idle one (before, 2 of 5 SIGSTOP runs stopped a worker with none).
+    await warmLinks(relay)
     const rssBefore = gateway.rss()
-    const { tally } = await underLoad(relay.url, async () => {
-      relay.workers[0]?.child.child.kill(signal)
-      return `${signal} one of 2 workers at ${FAULT_AT_MS / 1000} s`
+    const { tally, note } = await underLoad(relay.url, async () => {
+      const carrying = (await Promise.all(relay.workers.map((w) => w.status()))).map(
+        (s) => s.connections,
+      )
+      const most = Math.max(...carrying)
+      const victim = relay.workers[carrying.indexOf(most)]
+      if (victim === undefined || most === 0) throw new Error('no worker carries a session')
+      victim.child.child.kill(signal)
+      const total = carrying.reduce((a, b) => a + b, 0)
+      return `${signal} at ${FAULT_AT_MS / 1000} s the worker carrying ${most} of ${total} sessions`
     })
     return {
       name: `worker ${signal} (2 workers)`,
       tally,
       rssBefore,
       rssAfter: gateway.rss(),
-      note: `${signal} one of 2 workers at ${FAULT_AT_MS / 1000} s`,
+      note,
     }
   })
+}
+
+// One session through the gateway makes the proxy dial every worker of the relay; done once
+// each worker holds a gateway channel.
+async function warmLinks(relay: ChaosRelay, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  const ws = new WebSocket(relay.url())
+  ws.on('error', () => {})
+  try {
+    await once(ws, 'open')
+    const eose = new Promise<void>((resolve) =>
+      ws.on('message', (data: Buffer) => {
+        if (data.toString().startsWith('["EOSE"')) resolve()
+      }),
+    )
+    ws.send(JSON.stringify(['REQ', 'warm', { limit: 0 }]))
+    await Promise.race([eose, sleep(timeoutMs)])
+    // Only the workers can say whether the gateway's links are up: ask until they are.
+    for (;;) {
+      const statuses = await Promise.all(relay.workers.map((w) => w.status()))
+      if (statuses.every((s) => s.channels > 0)) return
+      if (Date.now() > deadline) throw new Error('the gateway did not link to every worker')
+      await sleep(100)
+    }
+  } finally {
+    ws.close()
+  }
 }
 
 /** Redis SIGKILLed under proxy + registrar and restarted 2.5 s later: sessions and the API. */

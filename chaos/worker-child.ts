@@ -1,6 +1,7 @@
 // Child process of `npm run chaos`: one worker (RelayHost + ExampleRelay) for one relay on the
 // loopback testnet. Cheap id-only event checks, as the bench's backend, so the load generator
-// needs no signatures. Prints `{"msg":"worker ready","publicKey":...}` once announced.
+// needs no signatures. Prints `{"msg":"worker ready","publicKey":...}` once announced; answers
+// an IPC `{type:"status"}` with its gateway channels and client connections.
 import { pino } from 'pino'
 import { hasValidId } from '../bench/events.js'
 import type { BenchEvent } from '../bench/events.js'
@@ -25,6 +26,15 @@ async function main(): Promise<void> {
     relays: [{ relayKey, backend: relay }],
   })
   await host.start()
+  // The run asks which worker carries sessions before it stops one (chaos/chaos-stack.ts).
+  process.on('message', (m: { type?: string } | null) => {
+    if (m?.type !== 'status') return
+    process.send?.({
+      type: 'status',
+      channels: host.channelCount,
+      connections: host.connectionCount,
+    })
+  })
   process.stdout.write(`${JSON.stringify({ msg: 'worker ready', publicKey: host.publicKey })}\n`)
   process.once('SIGTERM', () => {
     void host.close().finally(() => process.exit(0))

@@ -6,6 +6,7 @@ import type { Command, CommandContext } from './command.js'
 import { intFlag, stringFlag } from './command.js'
 import { checkShareUrl } from './check-share-url.js'
 import { ExposeWorker } from './expose-worker.js'
+import { TUNNEL_HELP, tunnelPlan } from './expose-tunnel.js'
 import { gatewayUrl, readSecretFile } from './gateway-options.js'
 import { formatStatus, liveStatus } from './status-line.js'
 import type { LiveStatus } from './status-line.js'
@@ -36,7 +37,7 @@ Options:
   --seed-file <file>      64-hex seed for a stable worker key
   --bootstrap <h:p,...>   DHT bootstrap nodes (private networks, tests)
   --host <address>        address the DHT binds to (e.g. 127.0.0.1)
-  --mode direct|tunnel    how to reach the gateway (only direct for now)
+${TUNNEL_HELP}
   --dial-out              also dial out to the gateway nodes it publishes (GET /api/gateway),
                           for workers whose NAT the gateway cannot reach
   --check-timeout <ms>    end-to-end check deadline (default 30000)
@@ -52,6 +53,8 @@ Options:
     bootstrap: { type: 'string' },
     host: { type: 'string' },
     mode: { type: 'string', default: 'direct' },
+    http: { type: 'string' },
+    files: { type: 'string' },
     'check-timeout': { type: 'string' },
     'no-check': { type: 'boolean', default: false },
     'dial-out': { type: 'boolean', default: false },
@@ -66,11 +69,7 @@ async function expose(context: CommandContext): Promise<void> {
     throw usageError('expose: give one <ws://local-relay>')
   if (!/^wss?:\/\//.test(relayUrl))
     throw usageError('expose: the local relay must be a ws:// or wss:// URL')
-  const mode = stringFlag(values, 'mode')
-  if (mode === 'tunnel') {
-    throw usageError('expose: --mode tunnel is not available yet; use --mode direct (the default)')
-  }
-  if (mode !== 'direct') throw usageError('expose: --mode must be direct or tunnel')
+  const tunnel = tunnelPlan(values, relayUrl)
   const gateway = gatewayUrl(values, 'expose')
   const secretFile = stringFlag(values, 'secret-file')
   if (secretFile === undefined) throw usageError('expose: --secret-file is required')
@@ -105,6 +104,7 @@ async function expose(context: CommandContext): Promise<void> {
     logger: pino({ level: context.env.HYPERTUNA_LOG_LEVEL ?? 'silent' }, pino.destination(2)),
     progress: (line) => out.progress(line),
     dialOut: values['dial-out'] === true,
+    ...(tunnel === null ? {} : { tunnel }),
   })
   let stopping: Promise<void> | null = null
   const stop = (signal: string): Promise<void> => {
@@ -158,11 +158,17 @@ async function showStatus(
 ): Promise<void> {
   const { out } = context
   let registration: LiveStatus['registration'] = 'ok'
+  const tunnelled = worker.tunnelMode
   worker.client.on('renewal-failed', () => (registration = 'failing'))
   worker.client.on('renewed', () => (registration = 'ok'))
   let last = ''
   const draw = () => {
-    const status = liveStatus(worker.backend.stats, worker.gatewayLinks, registration)
+    const status = liveStatus(
+      worker.backend.stats,
+      worker.gatewayLinks,
+      registration,
+      tunnelled ? worker.tunnels : undefined,
+    )
     const text = formatStatus(status)
     if (text === last) return
     last = text

@@ -2,6 +2,8 @@ import type Hyperswarm from 'hyperswarm'
 import type { Logger } from 'pino'
 import type { BootstrapNode } from '../shared/config/gateway-config.js'
 import { createSwarm } from '../shared/swarm/create-swarm.js'
+import { httpService, wsService } from '../shared/tunnel/tunnel-wire.js'
+import type { TunnelTarget } from '../shared/tunnel/tunnel-host.js'
 import { RegistrarClient } from '../shared/worker/registrar-client.js'
 import type { RegisterResult, TokenGrant } from '../shared/worker/registrar-client.js'
 import { RelayHost } from '../shared/worker/relay-host.js'
@@ -9,6 +11,8 @@ import { shareUrl } from '../shared/worker/share-url.js'
 import { WsRelayBackend } from '../shared/worker/ws-relay-backend.js'
 import { causeText } from './admin-client.js'
 import { CliError, ExitCode } from './cli-error.js'
+import { TunnelHttpService } from './expose-tunnel.js'
+import type { TunnelPlan } from './expose-tunnel.js'
 
 /** Options of {@link ExposeWorker}. */
 export interface ExposeWorkerOptions {
@@ -27,6 +31,8 @@ export interface ExposeWorkerOptions {
   progress: (line: string) => void
   /** Dial out to the gateway nodes the registrar publishes (default false). */
   dialOut?: boolean
+  /** `--mode tunnel`: the local services the gateway's tunnels reach; absent: direct. */
+  tunnel?: TunnelPlan
 }
 
 /** What {@link ExposeWorker.start} found. */
@@ -49,6 +55,7 @@ export class ExposeWorker {
   readonly client: RegistrarClient
   readonly #o: ExposeWorkerOptions
   #swarm: Hyperswarm | null = null
+  #httpService: TunnelHttpService | null = null
   #host: RelayHost | null = null
   #registered = false
   #unregistered = false
@@ -62,6 +69,16 @@ export class ExposeWorker {
       secret: options.secret,
       logger: options.logger,
     })
+  }
+
+  /** Started with `--mode tunnel`. */
+  get tunnelMode(): boolean {
+    return this.#o.tunnel !== undefined
+  }
+
+  /** Raw tunnels open to this worker now (tunnel mode). */
+  get tunnels(): number {
+    return this.#host?.tunnelCount ?? 0
   }
 
   /** Gateway channels open to this worker now. */
@@ -103,6 +120,7 @@ export class ExposeWorker {
       ...(o.seed === undefined ? {} : { seed: o.seed }),
     })
     const name = o.name ?? (typeof info?.name === 'string' ? info.name : undefined)
+    const tunnels = o.tunnel === undefined ? undefined : await this.#tunnelServices(o.tunnel)
     this.#host = new RelayHost({
       swarm: this.#swarm,
       logger: o.logger,
@@ -113,6 +131,7 @@ export class ExposeWorker {
           ...(info === null ? {} : { info: () => info }),
         },
       ],
+      ...(tunnels === undefined ? {} : { tunnels }),
     })
     await this.#host.start()
     this.#assertRunning()
@@ -159,6 +178,25 @@ export class ExposeWorker {
     }
   }
 
+  // Tunnel mode: the relay's WebSocket port and (when given) its HTTP service, by the names the
+  // gateway asks for. Gateways without the extension still get relay-v2 from the same worker.
+  async #tunnelServices(plan: TunnelPlan): Promise<Record<string, TunnelTarget>> {
+    const key = this.#o.relayKey
+    this.#httpService = new TunnelHttpService(plan.http)
+    const http = await this.#httpService.start(key)
+    const where = (s: TunnelTarget) => `${s.host ?? '127.0.0.1'}:${s.port}`
+    this.#o.progress(
+      `tunnel mode: relay ${where(plan.relay)}` +
+        (http === null
+          ? ', no HTTP service (/drive, /pfp)'
+          : `, HTTP ${plan.http?.kind === 'files' ? `files from ${plan.http.dir} on ` : ''}${where(http)}`),
+    )
+    return {
+      [wsService(key)]: plan.relay,
+      ...(http === null ? {} : { [httpService(key)]: http }),
+    }
+  }
+
   // Stopped (SIGINT) while starting: go no further; close() undoes what was done.
   #assertRunning(): void {
     if (this.#closing !== null) {
@@ -179,6 +217,7 @@ export class ExposeWorker {
       }
       await this.client.close()
       await this.#host?.close()
+      await this.#httpService?.close()
       this.backend.close()
       await this.#swarm?.destroy()
     })()

@@ -10,6 +10,8 @@ export interface LiveStatus {
   gatewayLinks: number
   /** `ok`, or `failing` while renewals fail. */
   registration: 'ok' | 'failing'
+  /** Raw tunnels open (tunnel mode only): tunnelled sessions and HTTP requests. */
+  tunnels?: number
 }
 
 /** The status from the backend's counters and the worker's link state. */
@@ -17,8 +19,10 @@ export function liveStatus(
   stats: WsRelayBackendStats,
   gatewayLinks: number,
   registration: LiveStatus['registration'],
+  tunnels?: number,
 ): LiveStatus {
   return {
+    ...(tunnels === undefined ? {} : { tunnels }),
     sessions: stats.connections,
     messagesIn: stats.messagesIn,
     messagesOut: stats.messagesOut,
@@ -31,6 +35,7 @@ export function liveStatus(
 export function formatStatus(s: LiveStatus): string {
   return (
     `sessions ${s.sessions} · messages ${s.messagesIn} in / ${s.messagesOut} out · ` +
-    `gateway links ${s.gatewayLinks} · registration ${s.registration}`
+    `gateway links ${s.gatewayLinks} · ${s.tunnels === undefined ? '' : `tunnels ${s.tunnels} · `}` +
+    `registration ${s.registration}`
   )
 }

@@ -39,7 +39,7 @@ export function buildProxy(
     logger: deps.logger.child({ component: 'pool' }),
     registry: deps.registry,
     ...peerPoolOptions(config),
-    // Retry a failed punch through the configured relays and the one this node offers.
+    // Retry a failed punch through the configured relays (never the one this node offers).
     relays: node.relayKeys,
   })
   const proxy = new ProxyServer({

@@ -9,6 +9,7 @@ import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import type { ProxyMetrics } from './proxy-metrics.js'
 import type { RegistrationCache } from './registration-cache.js'
 import { pathIdentifiers } from './relay-target.js'
+import type { TunnelHttp } from './tunnel-http.js'
 
 // Request headers worth passing to a worker; never credentials or cookies.
 const FORWARDED = ['accept', 'accept-encoding', 'range', 'if-none-match', 'if-modified-since']
@@ -42,6 +43,8 @@ export interface HttpForwarderOptions {
   cache: RelayResolver
   metrics: ForwardMetrics
   logger: Logger
+  /** Workers offering their HTTP service as a tunnel are asked through it (streamed). */
+  tunnel?: Pick<TunnelHttp, 'pick' | 'forward'>
 }
 
 /**
@@ -105,6 +108,30 @@ export class HttpForwarder {
     const tried = new Set<string>()
     let lastError = 'no worker available'
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const tunnel = this.#o.tunnel
+      const untried = registration.peers.filter((p) => !tried.has(p))
+      const tunnelPeer = (await tunnel?.pick(untried, registration.relayKey)) ?? null
+      if (tunnel !== undefined && tunnelPeer !== null) {
+        tried.add(tunnelPeer)
+        // The worker's HTTP service sees the relay key, whatever identifier the client used.
+        const tunnelPath =
+          route === 'drive'
+            ? path.replace(/^\/drive\/[^/]+/, `/drive/${registration.relayKey}`)
+            : path
+        const outcome = await tunnel.forward(req, res, {
+          peer: tunnelPeer,
+          relayKey: registration.relayKey,
+          path: tunnelPath,
+          route,
+        })
+        if (outcome.answered) return
+        lastError = outcome.code
+        this.#o.logger.warn(
+          { peer: tunnelPeer, route, code: lastError },
+          'tunnel forward failed; trying another worker',
+        )
+        continue
+      }
       const peer = this.#o.pool.select(registration.peers, tried)
       if (peer === null) break
       tried.add(peer)

@@ -11,8 +11,15 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit('proxy', process.env)
   const logger = createLogger({ level: config.log.level, name: 'proxy' })
   crashOnUncaught(logger)
-  if (config.registration.secret === '') {
-    logger.warn('GATEWAY_REGISTRATION_SECRET is not set: every session will be refused with 1011')
+  const { secret, multiTenant, workerSecretKey } = config.registration
+  if (workerSecretKey === '' && (secret === '' || multiTenant)) {
+    logger.warn(
+      'neither GATEWAY_REGISTRATION_SECRET nor GATEWAY_WORKER_SECRET_KEY is usable: every session will be refused with 1011',
+    )
+  } else if (workerSecretKey === '') {
+    logger.info(
+      'GATEWAY_WORKER_SECRET_KEY is not set: relays owned by worker accounts are unknown here',
+    )
   }
   const registry = createMetricsRegistry({ labels: { role: 'proxy' } })
   const { redisUrl, redisPrefix } = config.registration

@@ -1,6 +1,7 @@
+import { WorkerSecretBox } from '../shared/auth/worker-secret-box.js'
 import type { GatewayConfig } from '../shared/config/gateway-config.js'
 import type { PeerPolicy } from '../shared/swarm/peer-connection.js'
-import { DEFAULT_PEER_POLICY } from '../shared/swarm/peer-pool.js'
+import { DEFAULT_PEER_POLICY } from '../shared/swarm/peer-policy.js'
 import type { ProxyServerOptions } from './proxy-server.js'
 
 /** The proxy's typed options from the validated config (dependencies are added by the caller). */
@@ -8,10 +9,13 @@ export function proxyServerOptions(
   config: GatewayConfig,
 ): Omit<ProxyServerOptions, 'store' | 'pool' | 'logger' | 'registry'> {
   const p = config.proxy
+  const { secret, multiTenant, workerSecretKey } = config.registration
   return {
     host: p.host,
     port: p.port,
-    secret: config.registration.secret,
+    // Multi-tenant: no token signed with the shared secret opens anything.
+    secret: multiTenant ? '' : secret,
+    workerSecrets: workerSecretKey === '' ? null : new WorkerSecretBox(workerSecretKey),
     publicUrl: config.publicUrl,
     trustedProxies: config.trustedProxies,
     limits: {

@@ -14,6 +14,8 @@ import { RedisStore } from '../shared/store/redis-store.js'
 import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import { CloseCode } from './close-codes.js'
 import { HttpForwarder, send } from './http-forwarder.js'
+import { OwnerGuard } from './owner-guard.js'
+import type { SecretOpener } from './owner-secrets.js'
 import { ProxyMetrics } from './proxy-metrics.js'
 import { RegistrationCache, resolveFirst } from './registration-cache.js'
 import { relayInfo } from './relay-info.js'
@@ -29,6 +31,11 @@ import { SessionRegistry } from './session-registry.js'
 import { sessionTuning } from './session-tuning.js'
 import type { SessionTuningConfig } from './session-tuning.js'
 import { GatewayHealthView, statusPage } from './status-page.js'
+import { wsService } from '../shared/tunnel/tunnel-wire.js'
+import { TunnelClient } from './tunnel-client.js'
+import { TunnelHttp } from './tunnel-http.js'
+import { TunnelMetrics } from './tunnel-metrics.js'
+import { TunnelWs } from './tunnel-ws.js'
 
 /** Client-facing limits, each with a clear NOTICE or close code and a metric. */
 export interface ProxyLimits extends SenderLimitsConfig, SessionTuningConfig {
@@ -52,8 +59,13 @@ export interface ProxyLimits extends SenderLimitsConfig, SessionTuningConfig {
 export interface ProxyServerOptions {
   host: string
   port: number
-  /** Shared secret tokens are signed with; empty means not configured (1011). */
+  /**
+   * Shared secret the tokens of unowned relays are signed with; empty: such relays are refused
+   * (multi-tenant), or, without `workerSecrets` too, the gateway is not configured (1011).
+   */
   secret: string
+  /** Opens worker accounts' sealed signing secrets; absent or null: worker accounts are off. */
+  workerSecrets?: SecretOpener | null
   publicUrl: string
   trustedProxies: readonly string[]
   limits: ProxyLimits
@@ -74,12 +86,16 @@ export interface ProxyServerOptions {
 export class ProxyServer {
   readonly metrics: ProxyMetrics
   readonly sessions: SessionRegistry
+  /** Raw tunnels to workers' own services (the `tunnel` extension). */
+  readonly tunnels: TunnelClient
+  readonly #tunnelWs: TunnelWs
   readonly #o: ProxyServerOptions
   readonly #log: Logger
   readonly #server: Server
   readonly #wss: WebSocketServer
   readonly #cache: RegistrationCache
   readonly #gate: SessionGate
+  readonly #owners: OwnerGuard
   readonly #limits: SenderLimits
   readonly #forwarder: HttpForwarder
   readonly #ctx: SessionContext
@@ -107,8 +123,18 @@ export class ProxyServer {
       logger,
       registry: opts.registry,
     })
+    this.#owners = new OwnerGuard({
+      store,
+      opener: opts.workerSecrets ?? null,
+      cache: this.#cache,
+      pool,
+      sessions: this.sessions,
+      metrics: this.metrics,
+      logger,
+    })
     this.#gate = new SessionGate({
       secret: opts.secret,
+      owners: this.#owners.secrets,
       cache: this.#cache,
       limits: this.#limits,
       metrics: this.metrics,
@@ -116,7 +142,30 @@ export class ProxyServer {
       trustedProxies: new Set(opts.trustedProxies),
     })
     this.#health = new GatewayHealthView(store, pool)
-    this.#forwarder = new HttpForwarder({ pool, cache: this.#cache, metrics: this.metrics, logger })
+    this.tunnels = new TunnelClient({ pool, logger })
+    new TunnelMetrics(opts.registry, pool, this.tunnels)
+    this.#tunnelWs = new TunnelWs({
+      pool,
+      tunnels: this.tunnels,
+      cache: this.#cache,
+      metrics: this.metrics,
+      logger,
+      maxFrameBytes: limits.maxFrameBytes,
+      linkWaitMs: limits.linkWaitMs,
+    })
+    this.#forwarder = new HttpForwarder({
+      pool,
+      cache: this.#cache,
+      metrics: this.metrics,
+      logger,
+      tunnel: new TunnelHttp({
+        tunnels: this.tunnels,
+        pool,
+        metrics: this.metrics,
+        logger,
+        linkWaitMs: limits.linkWaitMs,
+      }),
+    })
     this.#ctx = {
       pool,
       registry: this.sessions,
@@ -164,8 +213,11 @@ export class ProxyServer {
   }
 
   async #start(): Promise<AddressInfo> {
+    this.#owners.start()
     this.#cache.start()
     this.sessions.start()
+    this.tunnels.start()
+    this.#tunnelWs.start()
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject)
       this.#server.listen(this.#o.port, this.#o.host, () => {
@@ -196,6 +248,7 @@ export class ProxyServer {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
     const deadline = Date.now() + this.#o.limits.shutdownGraceMs
     await this.sessions.drain(this.#o.limits.shutdownGraceMs)
+    this.#tunnelWs.closeAll(CloseCode.GOING_AWAY, 'gateway shutting down')
     // The sessions' CLOSE-on-leave calls are still on their way to workers.
     while (this.#o.pool.inflight > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 25))
@@ -204,8 +257,11 @@ export class ProxyServer {
     await closed
     this.#wss.close()
     await this.#limits.close()
+    this.#tunnelWs.close()
+    await this.tunnels.close()
     await this.sessions.close()
     await this.#cache.close()
+    await this.#owners.close()
     this.#server.removeAllListeners()
   }
 
@@ -230,7 +286,23 @@ export class ProxyServer {
       if (socket.destroyed) slot.release()
     }
     if (socket.destroyed) return
-    // Legacy clients read the refusal from the close code, so complete the upgrade first.
+    if (admission.ok) {
+      const refused = (code: number, reason: string): void =>
+        this.#completeUpgrade(req, socket, head, { ok: false, code, reason })
+      try {
+        if (await this.#tunnelWs.forward(req, socket, head, admission.identity, refused)) return
+      } catch (err) {
+        this.#log.error({ err }, 'tunnelled session failed to start')
+        admission = { ok: false, code: CloseCode.INTERNAL, reason: 'internal error' }
+      }
+      if (socket.destroyed) return
+    }
+    this.#completeUpgrade(req, socket, head, admission)
+  }
+
+  // A relay-v2 session, or a refusal: legacy clients read it from the close code, so the
+  // upgrade completes first.
+  #completeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, admission: Admission): void {
     this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       // From the first moment: a refused or 1013 socket still parses what the client sends,
       // and an invalid frame is an 'error' event that would otherwise end the process.
@@ -321,7 +393,21 @@ export class ProxyServer {
     }
     const path = (req.url ?? '/').split('?')[0] as string
     const reachable = registration.peers.some((p) => this.#o.pool.snapshot(p).state === 'ready')
-    const html = relayPage({ registration, wsUrl: this.#wsUrl(req, path), reachable, info: doc })
+    const workers = registration.peers
+      .filter((p) => this.#o.pool.snapshot(p).state === 'ready')
+      .map((key) => ({
+        key,
+        mode: this.tunnels.offers(key, wsService(registration.relayKey))
+          ? ('tunnel' as const)
+          : ('relay-v2' as const),
+      }))
+    const html = relayPage({
+      registration,
+      wsUrl: this.#wsUrl(req, path),
+      reachable,
+      info: doc,
+      workers,
+    })
     this.#html(req, res, html)
   }
 

@@ -31,8 +31,10 @@ const ZERO_STATE: TokenState = Object.freeze({ seq: 0, minSeq: 0, revokedAt: 0 }
  * the shared store that the change feed keeps fresh. When the store is down it
  * answers from what it has (stale beats refusing every client).
  *
- * Events: `revoked` (relayKey, TokenState), `removed` (relayKey), `resync`
- * (the feed had a gap; every cached entry was dropped).
+ * Events: `registered` (Registration: a live one seen at start, after a resync or on the
+ * feed, so the pool can accept its workers before any session used it), `revoked` (relayKey,
+ * TokenState), `removed` (relayKey), `resync` (the feed had a gap; every cached entry was
+ * dropped).
  */
 export class RegistrationCache extends EventEmitter {
   readonly #store: GatewayStore
@@ -45,6 +47,8 @@ export class RegistrationCache extends EventEmitter {
   readonly #tokens = new Map<string, Entry<TokenState>>()
   readonly #inflight = new Map<string, Promise<Registration | null>>()
   #unsubscribe: (() => void) | null = null
+  // Bumped by every registration change: a fetch that started before one must not be cached.
+  #generation = 0
   #closed = false
 
   constructor(opts: RegistrationCacheOptions) {
@@ -57,10 +61,11 @@ export class RegistrationCache extends EventEmitter {
     this.#now = opts.now ?? Date.now
   }
 
-  /** Subscribes to the store's change feed; idempotent. */
+  /** Subscribes to the store's change feed and announces every live registration; idempotent. */
   start(): void {
     if (this.#closed || this.#unsubscribe !== null) return
     this.#unsubscribe = this.#store.subscribe((c) => this.#onChange(c))
+    void this.#announceAll()
   }
 
   /** The registration for a relay key or gatewayPath alias; null when unknown or lapsed. */
@@ -109,9 +114,10 @@ export class RegistrationCache extends EventEmitter {
     identifier: string,
     stale: Entry<Registration | null> | undefined,
   ): Promise<Registration | null> {
+    const generation = this.#generation
     try {
       const value = await this.#store.resolveRelay(identifier)
-      this.#put(this.#relays, identifier, value)
+      if (generation === this.#generation) this.#put(this.#relays, identifier, value)
       return value
     } catch (err) {
       if (stale === undefined) throw err
@@ -129,12 +135,45 @@ export class RegistrationCache extends EventEmitter {
     if (map.size > this.#max) map.delete(map.keys().next().value as string)
   }
 
+  // Every live registration, for listeners that must know workers before a session names them.
+  async #announceAll(): Promise<void> {
+    let all: Registration[]
+    try {
+      all = await this.#store.listRegistrations()
+    } catch (err) {
+      this.#log.warn({ err }, 'registrations unavailable; workers are accepted once resolved')
+      return
+    }
+    for (const registration of all) this.#announce(registration)
+  }
+
+  async #announceOne(relayKey: string): Promise<void> {
+    const generation = this.#generation
+    let registration: Registration | null
+    try {
+      registration = await this.#store.getRegistration(relayKey)
+    } catch (err) {
+      this.#log.warn({ err, relayKey }, 'registration unavailable; its workers wait for a session')
+      return
+    }
+    if (registration === null) return
+    if (generation === this.#generation) this.#put(this.#relays, relayKey, registration)
+    this.#announce(registration)
+  }
+
+  #announce(registration: Registration): void {
+    if (this.#closed || live(registration, this.#now()) === null) return
+    this.emit('registered', registration)
+  }
+
   #onChange(change: StoreChange): void {
     if (change.type === 'resync') {
       // Changes may have been missed while the feed was down: forget everything.
+      this.#generation++
       this.#relays.clear()
       this.#tokens.clear()
       this.emit('resync')
+      void this.#announceAll()
       return
     }
     if (change.type === 'tokens-revoked') {
@@ -142,11 +181,21 @@ export class RegistrationCache extends EventEmitter {
       this.emit('revoked', change.relayKey, change.state)
       return
     }
+    if (change.type === 'relay-released') return // its removal comes on its own
+    this.#generation++
+    if (change.type === 'worker-disabled') {
+      // Its removals follow one by one; its relays must not resolve even for a moment between.
+      for (const [key, entry] of this.#relays) {
+        if (entry.value?.workerId === change.workerId) this.#relays.delete(key)
+      }
+      return
+    }
     for (const [key, entry] of this.#relays) {
       if (key === change.relayKey || entry.value?.relayKey === change.relayKey)
         this.#relays.delete(key)
     }
     if (change.type === 'registration-removed') this.emit('removed', change.relayKey)
+    else void this.#announceOne(change.relayKey)
   }
 }
 

@@ -10,6 +10,8 @@ export interface RelayPageFacts {
   reachable: boolean
   /** The relay's NIP-11 document (the worker's own, or built from the registration). */
   info: Record<string, unknown>
+  /** Connected workers and how sessions reach each: a raw tunnel or relay-v2. */
+  workers?: ReadonlyArray<{ key: string; mode: 'tunnel' | 'relay-v2' }>
 }
 
 const text = (value: unknown): string | null =>
@@ -62,6 +64,7 @@ export function relayPage(facts: RelayPageFacts): string {
     `<h1 id="relay-name">${escapeHtml(name)}</h1>
 ${description === null ? '' : `<p id="relay-description">${escapeHtml(description)}</p>`}
 <p id="worker-status">This relay is ${reachability}</p>
+${workerModes(facts.workers ?? [])}
 <p>It is a Nostr relay hosted by its owner over Hypertuna and published through this gateway.
 Connect a Nostr client to</p>
 <p><code id="share-url">${escapeHtml(facts.wsUrl)}?token=&lt;your token&gt;</code></p>
@@ -71,4 +74,13 @@ Connect a Nostr client to</p>
 ${facts11}
 </dl>`,
   )
+}
+
+// Key prefixes only: the full keys are in the registration, and the page is public.
+function workerModes(workers: ReadonlyArray<{ key: string; mode: string }>): string {
+  if (workers.length === 0) return ''
+  const items = workers
+    .map((w) => `<li><code>${escapeHtml(w.key.slice(0, 12))}…</code>: ${escapeHtml(w.mode)}</li>`)
+    .join('')
+  return `<p>Sessions reach its workers by:</p><ul id="worker-modes">${items}</ul>`
 }

@@ -1,10 +1,16 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { Logger } from 'pino'
-import { tokenPubkey, verifyClientToken, workerToken } from '../shared/auth/client-token.js'
+import {
+  checkClientToken,
+  readClientToken,
+  tokenPubkey,
+  workerToken,
+} from '../shared/auth/client-token.js'
 import { isTokenRevoked } from '../shared/store/gateway-store.js'
 import { clientAddress } from './client-address.js'
 import { CloseCode } from './close-codes.js'
+import type { OwnerSecrets } from './owner-secrets.js'
 import type { ProxyMetrics } from './proxy-metrics.js'
 import { resolveFirst } from './registration-cache.js'
 import type { RegistrationCache } from './registration-cache.js'
@@ -29,7 +35,10 @@ export type Admission =
 
 /** Options of {@link SessionGate}. */
 export interface SessionGateOptions {
+  /** The shared secret, for relays no worker account owns; empty: such relays are refused. */
   secret: string
+  /** Secrets of the accounts that own relays; absent: worker accounts are off here. */
+  owners?: Pick<OwnerSecrets, 'enabled' | 'secret'>
   cache: RegistrationCache
   limits: SenderLimits
   metrics: ProxyMetrics
@@ -45,7 +54,9 @@ const refuse = (code: number, reason: string, notice?: string): Admission =>
  * Decides whether a WebSocket request may open a relay session: path, token
  * (signature, expiry, relay binding, revocation), registration, and the
  * limits keyed on who is sending (token, client IP, and the person a token
- * names). Cheap checks run first so bad tokens never reach the store.
+ * names). A relay a worker account owns takes only tokens signed with that
+ * account's secret; the shared secret serves the relays nobody owns. Cheap
+ * checks run first; only a well-formed token reaches the (cached) store.
  */
 export class SessionGate {
   readonly #o: SessionGateOptions
@@ -55,22 +66,36 @@ export class SessionGate {
   }
 
   async admit(req: IncomingMessage): Promise<Admission> {
-    const { metrics } = this.#o
-    if (this.#o.secret === '') return refuse(CloseCode.INTERNAL, 'gateway not configured')
+    const { metrics, owners } = this.#o
+    if (this.#o.secret === '' && owners?.enabled !== true) {
+      return refuse(CloseCode.INTERNAL, 'gateway not configured')
+    }
     const target = relayTarget(req)
     if (target === null) return refuse(CloseCode.NOT_FOUND, 'malformed relay path')
     if (target.token === null) {
       metrics.tokenRejected('missing')
       return refuse(CloseCode.FORBIDDEN, 'token missing')
     }
+    const signed = readClientToken(target.token)
+    if (signed === null) {
+      metrics.tokenRejected('malformed')
+      return refuse(CloseCode.FORBIDDEN, 'token malformed')
+    }
+    const registration = await resolveFirst(this.#o.cache, target.identifiers)
+    if (registration === null) return refuse(CloseCode.NOT_FOUND, 'relay unknown')
+    let secret = this.#o.secret
+    if (registration.workerId !== undefined) {
+      // An owner that is gone (disabled, unknown here) leaves its relays unknown, not forbidden.
+      const owned = (await owners?.secret(registration.workerId)) ?? null
+      if (owned === null) return refuse(CloseCode.NOT_FOUND, 'relay unknown')
+      secret = owned
+    }
     const now = (this.#o.now ?? Date.now)()
-    const verdict = verifyClientToken(this.#o.secret, target.token, { now })
+    const verdict = checkClientToken(secret, signed, { now })
     if (!verdict.ok) {
       metrics.tokenRejected(verdict.reason)
       return refuse(CloseCode.FORBIDDEN, `token ${verdict.reason}`)
     }
-    const registration = await resolveFirst(this.#o.cache, target.identifiers)
-    if (registration === null) return refuse(CloseCode.NOT_FOUND, 'relay unknown')
     const bound = verdict.payload.relayKey
     if (
       typeof bound === 'string' &&

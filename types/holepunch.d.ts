@@ -175,6 +175,8 @@ declare module 'hyperswarm' {
     dht: HyperDHT
     connections: Set<NoiseSecretStream>
     destroyed: boolean
+    /** The relay rule the swarm was built with (a list is wrapped in a function). */
+    relayThrough: ((force: boolean, swarm: Hyperswarm) => Buffer | Buffer[] | null) | null
     join(topic: Buffer, opts?: { server?: boolean; client?: boolean }): PeerDiscovery
     leave(topic: Buffer): Promise<void>
     joinPeer(publicKey: Buffer): void

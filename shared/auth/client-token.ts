@@ -167,17 +167,45 @@ export function verifyClientToken(
   token: unknown,
   options: VerifyClientTokenOptions = {},
 ): TokenVerification {
-  if (typeof token !== 'string' || token.length > MAX_CLIENT_TOKEN_LENGTH) return MALFORMED
+  const parts = readClientToken(token)
+  return parts === null ? MALFORMED : checkClientToken(secret, parts, options)
+}
+
+/**
+ * A client token split into the payload bytes as sent and the signature: structurally sound,
+ * not yet authenticated. Nothing in it may be trusted before {@link checkClientToken} says so.
+ */
+export interface SignedClientToken {
+  readonly signed: Buffer
+  readonly signature: string
+}
+
+/**
+ * The structural half of {@link verifyClientToken}: null where it would say `malformed` before
+ * looking at the signature. Lets a caller find out which secret applies (a relay owned by a
+ * worker account is checked with that worker's) without decoding the token twice.
+ */
+export function readClientToken(token: unknown): SignedClientToken | null {
+  if (typeof token !== 'string' || token.length > MAX_CLIENT_TOKEN_LENGTH) return null
   const dot = token.length - SIGNATURE_HEX_LENGTH - 1
-  if (dot < 1 || token.charCodeAt(dot) !== 0x2e) return MALFORMED
+  if (dot < 1 || token.charCodeAt(dot) !== 0x2e) return null
   const encoded = token.slice(0, dot)
   const signature = token.slice(dot + 1)
   const signed = decodeCanonicalBase64url(encoded)
-  if (signed === undefined) return MALFORMED
+  if (signed === undefined) return null
   // safeEqualHex would also say false here, but a malformed signature is the client's
   // mistake rather than a forgery, and callers count the two apart.
-  if (!SIGNATURE_HEX.test(signature)) return MALFORMED
+  if (!SIGNATURE_HEX.test(signature)) return null
+  return { signed, signature }
+}
 
+/** The rest of {@link verifyClientToken}: signature with `secret`, payload, expiry, relay. */
+export function checkClientToken(
+  secret: string,
+  token: SignedClientToken,
+  options: VerifyClientTokenOptions = {},
+): TokenVerification {
+  const { signed, signature } = token
   if (!isUsableSecret(secret)) return BAD_SIGNATURE
   if (!safeEqualHex(hmacHex(secret, signed), signature)) return BAD_SIGNATURE
 

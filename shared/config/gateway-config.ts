@@ -81,6 +81,8 @@ export interface GatewayConfig {
     readonly ttl: number
     readonly redisUrl: string
     readonly redisPrefix: string
+    readonly workerSecretKey: string
+    readonly multiTenant: boolean
   }
   readonly token: {
     readonly defaultTtl: number

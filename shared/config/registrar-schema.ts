@@ -86,6 +86,23 @@ export const registrationSchema: convict.Schema<GatewayConfig['registration']> =
     default: 'gateway:registrations:',
     env: 'GATEWAY_REGISTRATION_REDIS_PREFIX',
   },
+  workerSecretKey: {
+    doc:
+      "AES-256-GCM key (64 hex) sealing worker accounts' signing secrets in the store; registrar and " +
+      'proxy need the same value. Empty: worker accounts are off (POST /api/admin/workers answers 503).',
+    format: 'hex32-or-empty',
+    default: '',
+    env: 'GATEWAY_WORKER_SECRET_KEY',
+    sensitive: true,
+  },
+  multiTenant: {
+    doc:
+      'Multi-tenant mode: the shared GATEWAY_REGISTRATION_SECRET is refused for every registration, delete, ' +
+      'token and client token; only worker accounts sign. Needs GATEWAY_WORKER_SECRET_KEY.',
+    format: 'bool',
+    default: false,
+    env: 'GATEWAY_MULTI_TENANT',
+  },
 }
 
 /** Lifetimes of client tokens. */

@@ -129,7 +129,8 @@ export const hyperswarmSchema: convict.Schema<GatewayConfig['hyperswarm']> = {
     doc:
       'Comma-separated public keys (64 hex) of blind relays (the blind-relay protocol over HyperDHT) ' +
       'the pool retries through when a direct connection fails (hole punching between two NATs). ' +
-      'Published to workers in GET /api/gateway. Empty: only the relay this gateway offers, if any.',
+      'Published to workers in GET /api/gateway. The relay this gateway offers is never dialled ' +
+      'through by itself (a worker that can reach it can take a direct dial); empty: no retry.',
     format: 'hex32-list',
     default: [],
     env: 'GATEWAY_HYPERSWARM_RELAYS',

@@ -40,6 +40,8 @@ export interface RelayChannelOptions<Ctx = unknown> {
   gateway?: boolean
   /** Capabilities we advertise. Defaults to the legacy three. */
   capabilities?: readonly string[]
+  /** Extension fields appended to our handshake (after the legacy keys), e.g. `tunnels`. */
+  handshakeExtra?: Readonly<Record<string, unknown>>
   /** Default per-request timeout (legacy: 30 s). */
   requestTimeoutMs?: number
   /** Default health-check timeout (legacy: 5 s). */
@@ -165,6 +167,7 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
       h.role = 'gateway'
       h.isGateway = true
     }
+    if (this.#opts.handshakeExtra !== undefined) Object.assign(h, this.#opts.handshakeExtra)
     return h
   }
 

@@ -46,6 +46,8 @@ export const Capability = {
   TEXT_BODY: 'text-body',
   /** Ours: the worker serves `GET /relay-info/:identifier` (a NIP-11 document). */
   RELAY_INFO: 'relay-info',
+  /** Ours: raw byte streams to local TCP services the worker names (shared/tunnel). */
+  TUNNEL: 'tunnel',
 } as const
 
 export type Headers = Record<string, string>

@@ -35,6 +35,14 @@ export const RegistrarErrorCode = {
   GATEWAY_PATH_TAKEN: ErrorCode.GATEWAY_PATH_TAKEN,
   /** No live registration for this relay key. */
   RELAY_NOT_FOUND: ErrorCode.RELAY_NOT_FOUND,
+  /** The relay key or its gatewayPath belongs to another worker account (or to one, for the shared secret). */
+  RELAY_OWNED: ErrorCode.RELAY_OWNED,
+  /** The worker account that signed the request is disabled. */
+  WORKER_DISABLED: ErrorCode.WORKER_DISABLED,
+  /** The `workerId` names no worker account. */
+  WORKER_UNKNOWN: ErrorCode.WORKER_UNKNOWN,
+  /** Multi-tenant mode: requests must be signed by a worker account, not the shared secret. */
+  SHARED_SECRET_DISABLED: ErrorCode.SHARED_SECRET_DISABLED,
   /** The token sent for refresh is malformed, forged or for another relay. */
   TOKEN_INVALID: ErrorCode.TOKEN_INVALID,
   /** The token sent for refresh has expired. */

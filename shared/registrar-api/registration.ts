@@ -21,4 +21,9 @@ export interface Registration {
   /** Registrar clock: when stored, and when it lapses unless renewed (ms since epoch). */
   registeredAt: number
   expiresAt: number
+  /**
+   * The worker account that owns this relay, stamped by the store from the registrant; absent:
+   * unowned (registered with the legacy shared secret).
+   */
+  workerId?: string
 }

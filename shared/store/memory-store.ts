@@ -2,15 +2,20 @@ import type { Logger } from 'pino'
 import { ErrorCode, GatewayError } from '../errors.js'
 import type {
   ChangeListener,
+  DisabledWorker,
   GatewayStore,
   ProxyReport,
   PutRegistrationOptions,
   Registration,
+  RelayOwner,
+  RemoveRegistrationOptions,
   StoreChange,
   TokenState,
   UsageCounters,
+  WorkerRecord,
 } from './gateway-store.js'
 import { aliasTaken } from './gateway-store.js'
+import { MemoryOwnership } from './memory-ownership.js'
 import {
   gatewayPathOf,
   nonceId,
@@ -51,6 +56,7 @@ export class MemoryStore implements GatewayStore {
   readonly #usage = new Map<string, Map<string, number>>()
   readonly #reports = new Map<string, Expiring<ProxyReport>>()
   readonly #listeners = new Set<ChangeListener>()
+  readonly #owners = new MemoryOwnership()
   #timer: NodeJS.Timeout | null
   #closed = false
 
@@ -73,7 +79,9 @@ export class MemoryStore implements GatewayStore {
     const previous = this.#liveRelay(relayKey)
     const oldPath = previous === null ? null : gatewayPathOf(previous)
     const newPath = gatewayPathOf(stored)
+    const workerId = options.workerId ?? null
     // Check and write with no await between them: of concurrent claims one wins, as in Redis.
+    this.#owners.assertMayRegister(relayKey, newPath, workerId, previous)
     if (newPath !== null && options.exclusiveAlias === true) {
       const holder = this.#live(this.#aliases, newPath)
       if (holder !== null && holder !== relayKey) {
@@ -82,6 +90,12 @@ export class MemoryStore implements GatewayStore {
       }
     }
     if (oldPath !== null && oldPath !== newPath) this.#dropAliasIfOwned(oldPath, relayKey)
+    // Ownership is the store's to stamp, never the caller's.
+    delete stored.workerId
+    if (workerId !== null) {
+      stored.workerId = workerId
+      this.#owners.claim(relayKey, workerId, newPath, this.#now())
+    }
     this.#relays.set(relayKey, { value: stored, expiresAt })
     if (newPath !== null) this.#aliases.set(newPath, { value: relayKey, expiresAt })
     this.#announce({ type: 'registration', relayKey })
@@ -111,15 +125,18 @@ export class MemoryStore implements GatewayStore {
     return left > 0 ? left : null
   }
 
-  async removeRegistration(relayKey: string): Promise<boolean> {
+  async removeRegistration(
+    relayKey: string,
+    options: RemoveRegistrationOptions = {},
+  ): Promise<boolean> {
     this.#assertOpen()
-    const previous = this.#liveRelay(relayKey)
-    this.#relays.delete(relayKey)
-    if (previous === null) return false
-    const path = gatewayPathOf(previous)
-    if (path !== null) this.#dropAliasIfOwned(path, relayKey)
-    this.#announce({ type: 'registration-removed', relayKey })
-    return true
+    let released = false
+    if ('workerId' in options) {
+      const signer = options.workerId ?? null
+      this.#owners.assertMayRemove(relayKey, signer, this.#liveRelay(relayKey))
+      released = signer !== null && this.#owners.release(relayKey) !== null
+    }
+    return this.#dropRegistration(relayKey) || released
   }
 
   async listRegistrations(): Promise<Registration[]> {
@@ -130,6 +147,53 @@ export class MemoryStore implements GatewayStore {
       if (entry.expiresAt > now) out.push(structuredClone(entry.value))
     }
     return out
+  }
+
+  async createWorker(record: WorkerRecord): Promise<void> {
+    this.#assertOpen()
+    this.#owners.createWorker(record)
+  }
+
+  async getWorker(workerId: string): Promise<WorkerRecord | null> {
+    this.#assertOpen()
+    return this.#owners.getWorker(workerId)
+  }
+
+  async listWorkers(): Promise<WorkerRecord[]> {
+    this.#assertOpen()
+    return this.#owners.listWorkers()
+  }
+
+  async disableWorker(workerId: string, now?: number): Promise<DisabledWorker | null> {
+    this.#assertOpen()
+    const disabled = this.#owners.disableWorker(workerId, now ?? this.#now())
+    if (disabled === null) return null
+    if (!disabled.wasActive) return { worker: disabled.worker, removed: [] }
+    const removed = disabled.relayKeys.filter(
+      (relayKey) => this.#liveRelay(relayKey)?.workerId === workerId,
+    )
+    this.#announce({ type: 'worker-disabled', workerId, relayKeys: [...removed] })
+    for (const relayKey of removed) this.#dropRegistration(relayKey)
+    return { worker: disabled.worker, removed }
+  }
+
+  async getRelayOwner(relayKey: string): Promise<RelayOwner | null> {
+    this.#assertOpen()
+    return this.#owners.ownerOf(relayKey)
+  }
+
+  async listWorkerRelays(workerId: string): Promise<string[]> {
+    this.#assertOpen()
+    return this.#owners.relaysOf(workerId)
+  }
+
+  async releaseRelay(relayKey: string): Promise<RelayOwner | null> {
+    this.#assertOpen()
+    const owner = this.#owners.release(relayKey)
+    if (owner === null) return null
+    this.#dropRegistration(relayKey)
+    this.#announce({ type: 'relay-released', relayKey, workerId: owner.workerId })
+    return owner
   }
 
   async useNonce(scope: string, nonce: string, ttlSeconds: number): Promise<boolean> {
@@ -228,6 +292,7 @@ export class MemoryStore implements GatewayStore {
     this.#tokens.clear()
     this.#usage.clear()
     this.#reports.clear()
+    this.#owners.clear()
   }
 
   /**
@@ -265,6 +330,17 @@ export class MemoryStore implements GatewayStore {
 
   #liveRelay(relayKey: string): Registration | null {
     return this.#live(this.#relays, relayKey)
+  }
+
+  // Removes a live registration and its alias and announces it; false when none was live.
+  #dropRegistration(relayKey: string): boolean {
+    const previous = this.#liveRelay(relayKey)
+    this.#relays.delete(relayKey)
+    if (previous === null) return false
+    const path = gatewayPathOf(previous)
+    if (path !== null) this.#dropAliasIfOwned(path, relayKey)
+    this.#announce({ type: 'registration-removed', relayKey })
+    return true
   }
 
   #dropAliasIfOwned(path: string, relayKey: string): void {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
+import { OLD_PATH, OWNERSHIP } from './redis-lua.js'
 
 /** A Lua script run with EVALSHA, falling back to EVAL when the server does not know it yet. */
 export interface RedisScript {
@@ -7,42 +8,41 @@ export interface RedisScript {
   readonly sha: string
 }
 
-function script(lua: string): RedisScript {
+/** A script of `lua`, with its SHA1 for EVALSHA. */
+export function script(lua: string): RedisScript {
   return { lua, sha: createHash('sha1').update(lua).digest('hex') }
 }
-
-// The alias a stored registration claims. A corrupt value claims none: its alias then simply
-// lapses with the same TTL, and readers check that an alias and its registration agree.
-const OLD_PATH = `
-local function pathOf(json)
-  if not json then return nil end
-  local ok, reg = pcall(cjson.decode, json)
-  if not ok or type(reg) ~= 'table' or type(reg.metadata) ~= 'table' then return nil end
-  local path = reg.metadata.gatewayPath
-  if type(path) == 'string' and path ~= '' then return path end
-  return nil
-end
-local function dropAliasIfOwned(aliasPrefix, path, relayKey)
-  local key = aliasPrefix .. path
-  if redis.call('GET', key) == relayKey then redis.call('DEL', key) end
-end
-`
 
 /**
  * Stores a registration and its alias with one expiry, drops the alias of the registration it
  * replaces (when the path changed and the alias is still ours) and announces the change. With
  * a relayPrefix (exclusive claim) it returns 0 and writes nothing when another live relay holds
- * the alias (its registration still claims that path); 1 otherwise. One script, so of
- * concurrent exclusive claims of one path exactly one wins.
+ * the alias (its registration still claims that path). Ownership (issue 15) first: -2 when the
+ * registering account is unknown or disabled, -1 when the relay or the alias is owned by another
+ * registrant (see GatewayStore.putRegistration); an account's write records it as the owner.
+ * 1 on success. One script, so of concurrent claims exactly one wins.
  *
  * KEYS: relay key, [new alias key]. ARGV: json, ttlMs, relayKey, aliasPrefix, newPath (or ''),
- * channel, message, relayPrefix (or '': the newest write takes the alias).
+ * channel, message, relayPrefix (or '': the newest write takes the alias), workerId (or '': the
+ * shared secret), ownerPrefix, ownedAliasPrefix, workerPrefix, workerRelaysPrefix, now (ms).
  *
- * The old alias key and the holder's registration key are derived inside the script, so this
- * script is for standalone/Sentinel Redis, not Redis Cluster.
+ * The other keys are derived inside the script, so this script is for standalone/Sentinel
+ * Redis, not Redis Cluster.
  */
-export const PUT_REGISTRATION = script(`${OLD_PATH}
+export const PUT_REGISTRATION = script(`${OLD_PATH}${OWNERSHIP}
 local json, ttl, relayKey, aliasPrefix, newPath = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local workerId, ownerPrefix, ownedPrefix = ARGV[9], ARGV[10], ARGV[11]
+if workerId ~= '' and not isActive(redis.call('GET', ARGV[12] .. workerId)) then return -2 end
+local owner = ownerOf(ownerPrefix, relayKey)
+if owner and owner.workerId ~= workerId then return -1 end
+if not owner and workerId ~= '' and redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+if newPath ~= '' then
+  local held = redis.call('GET', ownedPrefix .. newPath)
+  if held and held ~= relayKey then
+    local holder = ownerOf(ownerPrefix, held)
+    if holder and holder.gatewayPath == newPath and holder.workerId ~= workerId then return -1 end
+  end
+end
 if KEYS[2] and ARGV[8] ~= '' then
   local holder = redis.call('GET', KEYS[2])
   if holder and holder ~= relayKey and pathOf(redis.call('GET', ARGV[8] .. holder)) == newPath then
@@ -53,19 +53,50 @@ local oldPath = pathOf(redis.call('GET', KEYS[1]))
 if oldPath and oldPath ~= newPath then dropAliasIfOwned(aliasPrefix, oldPath, relayKey) end
 redis.call('SET', KEYS[1], json, 'PX', ttl)
 if KEYS[2] then redis.call('SET', KEYS[2], relayKey, 'PX', ttl) end
+if workerId ~= '' then
+  local claimedAt = ARGV[14]
+  if owner then
+    if type(owner.claimedAt) == 'number' then claimedAt = string.format('%d', owner.claimedAt) end
+    local was = owner.gatewayPath
+    if type(was) == 'string' and was ~= newPath then dropAliasIfOwned(ownedPrefix, was, relayKey) end
+  end
+  local pathJson = 'null'
+  if newPath ~= '' then
+    pathJson = cjson.encode(newPath)
+    redis.call('SET', ownedPrefix .. newPath, relayKey)
+  end
+  redis.call('SET', ownerPrefix .. relayKey, '{"relayKey":' .. cjson.encode(relayKey) ..
+    ',"workerId":' .. cjson.encode(workerId) .. ',"gatewayPath":' .. pathJson ..
+    ',"claimedAt":' .. claimedAt .. '}')
+  redis.call('SADD', ARGV[13] .. workerId, relayKey)
+end
 redis.call('PUBLISH', ARGV[6], ARGV[7])
 return 1
 `)
 
 /**
- * Removes a registration and (if still ours) its alias, and announces it. Returns 1 when
- * there was a registration, else 0 (and announces nothing).
+ * Removes a registration and (if still ours) its alias, and announces it. With a signer check
+ * (ARGV[5] = '1'), returns -1 and changes nothing when the signer (ARGV[6]: a worker id, or ''
+ * for the shared secret) may not remove the relay; the owner's removal also releases it. Returns
+ * 1 when something was removed (a registration, or the owner's lapsed relay), else 0; announces
+ * only a removed registration.
  *
- * KEYS: relay key. ARGV: relayKey, aliasPrefix, channel, message.
+ * KEYS: relay key. ARGV: relayKey, aliasPrefix, channel, message, check ('1' or '0'), signer,
+ * ownerPrefix, ownedAliasPrefix, workerRelaysPrefix.
  */
-export const REMOVE_REGISTRATION = script(`${OLD_PATH}
+export const REMOVE_REGISTRATION = script(`${OLD_PATH}${OWNERSHIP}
 local old = redis.call('GET', KEYS[1])
-if not old then return 0 end
+local released = 0
+if ARGV[5] == '1' then
+  local owner = ownerOf(ARGV[7], ARGV[1])
+  if owner and owner.workerId ~= ARGV[6] then return -1 end
+  if not owner and ARGV[6] ~= '' and old then return -1 end
+  if owner then
+    release(ARGV[7], ARGV[8], ARGV[9], ARGV[1], owner)
+    released = 1
+  end
+end
+if not old then return released end
 redis.call('DEL', KEYS[1])
 local path = pathOf(old)
 if path then dropAliasIfOwned(ARGV[2], path, ARGV[1]) end

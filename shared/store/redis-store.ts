@@ -4,23 +4,25 @@ import { ErrorCode, GatewayError } from '../errors.js'
 import type { BackoffOptions } from '../retry/backoff.js'
 import type {
   ChangeListener,
+  DisabledWorker,
   GatewayStore,
   ProxyReport,
   PutRegistrationOptions,
   Registration,
+  RelayOwner,
+  RemoveRegistrationOptions,
   StoreChange,
   TokenState,
   UsageCounters,
+  WorkerRecord,
 } from './gateway-store.js'
-import { aliasTaken } from './gateway-store.js'
-import { RedisConnection, errorText, redisEndpoint } from './redis-connection.js'
-import {
-  ADD_USAGE,
-  PUT_REGISTRATION,
-  REMOVE_REGISTRATION,
-  REVOKE_TOKENS,
-  runScript,
-} from './redis-scripts.js'
+import { aliasTaken, relayOwned, workerDisabled } from './gateway-store.js'
+import { RedisChangeFeed } from './redis-change-feed.js'
+import { RedisConnection, redisEndpoint } from './redis-connection.js'
+import { RedisKeys, mgetChunked, scanKeys } from './redis-keys.js'
+import { RedisCounters } from './redis-counters.js'
+import { RedisTenancy } from './redis-tenancy.js'
+import { PUT_REGISTRATION, REMOVE_REGISTRATION, runScript } from './redis-scripts.js'
 import {
   gatewayPathOf,
   nonceId,
@@ -28,10 +30,7 @@ import {
   normalizeRegistration,
   parseProxyReport,
   parseRegistration,
-  parseStoreChange,
-  revocationTime,
   ttlToMs,
-  usageEntries,
 } from './store-values.js'
 
 /** Options of {@link RedisStore}. */
@@ -54,8 +53,6 @@ export interface RedisStoreOptions {
   reconnect?: BackoffOptions
 }
 
-const SCAN_COUNT = 500
-
 /**
  * {@link GatewayStore} on Redis, shared by every gateway process using the same URL and
  * prefix. Multi-key writes run as Lua scripts (atomic, announced in the same step). Calls fail
@@ -64,12 +61,12 @@ const SCAN_COUNT = 500
  */
 export class RedisStore implements GatewayStore {
   readonly #command: RedisConnection
-  readonly #feed: RedisConnection
+  readonly #feed: RedisChangeFeed
   readonly #log: Logger
-  readonly #prefix: string
+  readonly #keys: RedisKeys
   readonly #channel: string
-  readonly #listeners = new Set<ChangeListener>()
-  #feedWasLive = false
+  readonly #tenancy: RedisTenancy
+  readonly #counters: RedisCounters
   #closed = false
   #closing: Promise<void> | null = null
 
@@ -83,7 +80,7 @@ export class RedisStore implements GatewayStore {
       )
     }
     this.#log = options.logger.child({ component: 'redis-store', redis: endpoint })
-    this.#prefix = options.prefix
+    this.#keys = new RedisKeys(options.prefix)
     this.#channel = `${options.prefix}changes`
     const common = {
       url: options.url,
@@ -95,12 +92,19 @@ export class RedisStore implements GatewayStore {
       ...common,
       logger: this.#log.child({ connection: 'command' }),
     })
-    this.#feed = new RedisConnection({
+    this.#feed = new RedisChangeFeed({
       ...common,
+      channel: this.#channel,
       logger: this.#log.child({ connection: 'feed' }),
-      onReady: (feed) => this.#subscribeFeed(feed),
     })
-    this.#feed.client.on('message', this.#onMessage)
+    const parts = {
+      run: <T>(op: string, fn: (client: Redis) => Promise<T>) => this.#run(op, fn),
+      keys: this.#keys,
+      channel: this.#channel,
+      logger: this.#log,
+    }
+    this.#tenancy = new RedisTenancy(parts)
+    this.#counters = new RedisCounters(parts)
   }
 
   /**
@@ -108,7 +112,7 @@ export class RedisStore implements GatewayStore {
    * share this store's Redis; they must stop using it before the store closes.
    */
   get shared(): { client: Redis; prefix: string } {
-    return { client: this.#command.client, prefix: this.#prefix }
+    return { client: this.#command.client, prefix: this.#keys.prefix }
   }
 
   async putRegistration(
@@ -118,22 +122,34 @@ export class RedisStore implements GatewayStore {
   ): Promise<void> {
     const stored = normalizeRegistration(registration)
     const ttlMs = ttlToMs(ttlSeconds)
+    const workerId = options.workerId ?? null
+    // Ownership is the store's to stamp, never the caller's.
+    delete stored.workerId
+    if (workerId !== null) stored.workerId = workerId
     const { relayKey } = stored
     const path = gatewayPathOf(stored)
     const keys = [this.#key('relay', relayKey)]
     if (path !== null) keys.push(this.#key('alias', path))
     const message = encodeChange({ type: 'registration', relayKey })
-    const args = [JSON.stringify(stored), ttlMs, relayKey, this.#key('alias', ''), path ?? '']
+    const args = [JSON.stringify(stored), ttlMs, relayKey, this.#keys.of('alias'), path ?? '']
     const written = await this.#run('putRegistration', (c) =>
       runScript(c, PUT_REGISTRATION, keys, [
         ...args,
         this.#channel,
         message,
         // The holder's registration key prefix; empty: the newest write takes the alias.
-        options.exclusiveAlias === true ? this.#key('relay', '') : '',
+        options.exclusiveAlias === true ? this.#keys.of('relay') : '',
+        workerId ?? '',
+        this.#keys.of('owner'),
+        this.#keys.of('owned-alias'),
+        this.#keys.of('worker'),
+        this.#keys.of('worker-relays'),
+        Date.now(),
       ]),
     )
     if (written === 0) throw aliasTaken(path)
+    if (written === -1) throw relayOwned(relayKey)
+    if (written === -2) throw workerDisabled(workerId ?? '')
   }
 
   async getRegistration(relayKey: string): Promise<Registration | null> {
@@ -163,38 +179,71 @@ export class RedisStore implements GatewayStore {
     })
   }
 
-  async removeRegistration(relayKey: string): Promise<boolean> {
+  async removeRegistration(
+    relayKey: string,
+    options: RemoveRegistrationOptions = {},
+  ): Promise<boolean> {
     const message = encodeChange({ type: 'registration-removed', relayKey })
-    const args = [relayKey, this.#key('alias', ''), this.#channel, message]
-    return this.#run('removeRegistration', async (c) => {
-      return (await runScript(c, REMOVE_REGISTRATION, [this.#key('relay', relayKey)], args)) === 1
-    })
+    const checked = 'workerId' in options
+    const args = [
+      relayKey,
+      this.#keys.of('alias'),
+      this.#channel,
+      message,
+      checked ? '1' : '0',
+      options.workerId ?? '',
+      this.#keys.of('owner'),
+      this.#keys.of('owned-alias'),
+      this.#keys.of('worker-relays'),
+    ]
+    const removed = await this.#run('removeRegistration', (c) =>
+      runScript(c, REMOVE_REGISTRATION, [this.#key('relay', relayKey)], args),
+    )
+    if (removed === -1) throw relayOwned(relayKey)
+    return removed === 1
   }
 
   async listRegistrations(): Promise<Registration[]> {
-    const relayPrefix = this.#key('relay', '')
-    const pattern = `${relayPrefix.replace(/[*?[\]\\]/g, '\\$&')}*`
+    const relayPrefix = this.#keys.of('relay')
     return this.#run('listRegistrations', async (c) => {
-      const keys = new Set<string>()
-      let cursor = '0'
-      do {
-        const [next, batch] = await c.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT)
-        cursor = next
-        for (const key of batch) keys.add(key)
-      } while (cursor !== '0')
-      const all = [...keys]
+      const keys = await scanKeys(c, relayPrefix)
+      const values = await mgetChunked(c, keys)
       const out: Registration[] = []
-      for (let i = 0; i < all.length; i += SCAN_COUNT) {
-        const chunk = all.slice(i, i + SCAN_COUNT)
-        const values = chunk.length === 0 ? [] : await c.mget(...chunk)
-        chunk.forEach((key, j) => {
-          // Lapsed between SCAN and MGET, or corrupt: skipped either way.
-          const reg = this.#decode(values[j] ?? null, key.slice(relayPrefix.length))
-          if (reg !== null) out.push(reg)
-        })
-      }
+      keys.forEach((key, i) => {
+        // Lapsed between SCAN and MGET, or corrupt: skipped either way.
+        const reg = this.#decode(values[i] ?? null, key.slice(relayPrefix.length))
+        if (reg !== null) out.push(reg)
+      })
       return out
     })
+  }
+
+  createWorker(record: WorkerRecord): Promise<void> {
+    return this.#tenancy.createWorker(record)
+  }
+
+  getWorker(workerId: string): Promise<WorkerRecord | null> {
+    return this.#tenancy.getWorker(workerId)
+  }
+
+  listWorkers(): Promise<WorkerRecord[]> {
+    return this.#tenancy.listWorkers()
+  }
+
+  disableWorker(workerId: string, now?: number): Promise<DisabledWorker | null> {
+    return this.#tenancy.disableWorker(workerId, now ?? Date.now())
+  }
+
+  getRelayOwner(relayKey: string): Promise<RelayOwner | null> {
+    return this.#tenancy.getRelayOwner(relayKey)
+  }
+
+  listWorkerRelays(workerId: string): Promise<string[]> {
+    return this.#tenancy.listWorkerRelays(workerId)
+  }
+
+  releaseRelay(relayKey: string): Promise<RelayOwner | null> {
+    return this.#tenancy.releaseRelay(relayKey)
   }
 
   async useNonce(scope: string, nonce: string, ttlSeconds: number): Promise<boolean> {
@@ -203,63 +252,24 @@ export class RedisStore implements GatewayStore {
     return this.#run('useNonce', async (c) => (await c.set(key, '1', 'PX', ttlMs, 'NX')) === 'OK')
   }
 
-  async getTokenState(relayKey: string): Promise<TokenState> {
-    return this.#run('getTokenState', async (c) => {
-      const [seq, minSeq, revokedAt] = await c.hmget(
-        this.#key('tokens', relayKey),
-        'seq',
-        'minSeq',
-        'revokedAt',
-      )
-      const count = (value: string | null | undefined): number => {
-        const n = Number(value ?? 0)
-        if (Number.isSafeInteger(n) && n >= 0) return n
-        this.#log.warn({ relayKey }, 'ignoring a corrupt token state field in redis')
-        return 0
-      }
-      return { seq: count(seq), minSeq: count(minSeq), revokedAt: count(revokedAt) }
-    })
+  getTokenState(relayKey: string): Promise<TokenState> {
+    return this.#counters.getTokenState(relayKey)
   }
 
-  async nextTokenSeq(relayKey: string): Promise<number> {
-    return this.#run('nextTokenSeq', (c) => c.hincrby(this.#key('tokens', relayKey), 'seq', 1))
+  nextTokenSeq(relayKey: string): Promise<number> {
+    return this.#counters.nextTokenSeq(relayKey)
   }
 
-  async revokeTokens(relayKey: string, now?: number): Promise<TokenState> {
-    const at = revocationTime(0, now ?? Date.now())
-    return this.#run('revokeTokens', async (c) => {
-      const reply = await runScript(
-        c,
-        REVOKE_TOKENS,
-        [this.#key('tokens', relayKey)],
-        [at, relayKey, this.#channel],
-      )
-      if (!Array.isArray(reply) || reply.length !== 3 || !reply.every(Number.isSafeInteger)) {
-        throw new Error('unexpected reply from the revoke script')
-      }
-      const [seq, minSeq, revokedAt] = reply as [number, number, number]
-      return { seq, minSeq, revokedAt }
-    })
+  revokeTokens(relayKey: string, now?: number): Promise<TokenState> {
+    return this.#counters.revokeTokens(relayKey, now)
   }
 
-  async addUsage(key: string, counters: UsageCounters): Promise<void> {
-    const args = usageEntries(counters).flat()
-    await this.#run('addUsage', async (c) => {
-      if (args.length > 0) await runScript(c, ADD_USAGE, [this.#key('usage', key)], args)
-    })
+  addUsage(key: string, counters: UsageCounters): Promise<void> {
+    return this.#counters.addUsage(key, counters)
   }
 
-  async getUsage(key: string): Promise<UsageCounters> {
-    return this.#run('getUsage', async (c) => {
-      const raw = await c.hgetall(this.#key('usage', key))
-      const entries: Array<[string, number]> = []
-      for (const [name, value] of Object.entries(raw)) {
-        const n = Number(value)
-        if (Number.isSafeInteger(n)) entries.push([name, n])
-        else this.#log.warn({ usageKey: key, counter: name }, 'ignoring a corrupt usage counter')
-      }
-      return Object.fromEntries(entries)
-    })
+  getUsage(key: string): Promise<UsageCounters> {
+    return this.#counters.getUsage(key)
   }
 
   async putProxyReport(report: ProxyReport, ttlSeconds: number): Promise<void> {
@@ -270,9 +280,8 @@ export class RedisStore implements GatewayStore {
   }
 
   async listProxyReports(): Promise<ProxyReport[]> {
-    const keys = await this.#scan('listProxyReports', this.#key('proxy', ''))
     return this.#run('listProxyReports', async (c) => {
-      const values = keys.length === 0 ? [] : await c.mget(...keys)
+      const values = await mgetChunked(c, await scanKeys(c, this.#keys.of('proxy')))
       const out: ProxyReport[] = []
       for (const raw of values) {
         if (raw === null) continue
@@ -291,18 +300,14 @@ export class RedisStore implements GatewayStore {
 
   subscribe(listener: ChangeListener): () => void {
     this.#assertOpen()
-    this.#listeners.add(listener)
-    return () => {
-      this.#listeners.delete(listener)
-    }
+    return this.#feed.subscribe(listener)
   }
 
   /** Resolves only when both the command connection and the change feed are live. */
   async ping(): Promise<void> {
     await this.#run('ping', (c) => c.ping())
     try {
-      await this.#feed.usable()
-      await this.#feed.client.ping()
+      await this.#feed.ping()
     } catch (err) {
       throw this.#mapError('ping', err)
     }
@@ -315,9 +320,7 @@ export class RedisStore implements GatewayStore {
 
   async #shutdown(): Promise<void> {
     this.#closed = true
-    this.#listeners.clear()
     await Promise.all([this.#command.close(), this.#feed.close()])
-    this.#feed.client.off('message', this.#onMessage)
   }
 
   async #run<T>(op: string, fn: (client: Redis) => Promise<T>): Promise<T> {
@@ -344,44 +347,6 @@ export class RedisStore implements GatewayStore {
     if (this.#closed) throw new GatewayError(ErrorCode.STORE_CLOSED, 'store is closed')
   }
 
-  #subscribeFeed(feed: RedisConnection): void {
-    feed.client.subscribe(this.#channel).then(
-      () => {
-        feed.markLive()
-        // Pub/sub keeps nothing for absent subscribers: after a gap, say so.
-        if (this.#feedWasLive) this.#notify({ type: 'resync' })
-        this.#feedWasLive = true
-      },
-      // The next reconnect subscribes again; until then ping() reports the feed down.
-      (err: unknown) => this.#log.warn({ error: errorText(err) }, 'change feed subscribe failed'),
-    )
-  }
-
-  readonly #onMessage = (channel: string, message: string): void => {
-    if (channel !== this.#channel) return
-    let change: StoreChange | null
-    try {
-      change = parseStoreChange(JSON.parse(message))
-    } catch {
-      change = null
-    }
-    if (change === null) {
-      this.#log.warn('ignoring a malformed change-feed message')
-      return
-    }
-    this.#notify(change)
-  }
-
-  #notify(change: StoreChange): void {
-    for (const listener of [...this.#listeners]) {
-      try {
-        listener(change)
-      } catch (err) {
-        this.#log.error({ err, change: change.type }, 'store change listener threw')
-      }
-    }
-  }
-
   #decode(raw: string | null, relayKey: string): Registration | null {
     if (raw === null) return null
     let value: unknown
@@ -395,23 +360,8 @@ export class RedisStore implements GatewayStore {
     return registration
   }
 
-  // Proxy reports are few (one per proxy process): one SCAN pass and one MGET.
-  async #scan(op: string, prefix: string): Promise<string[]> {
-    const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`
-    return this.#run(op, async (c) => {
-      const keys = new Set<string>()
-      let cursor = '0'
-      do {
-        const [next, batch] = await c.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT)
-        cursor = next
-        for (const key of batch) keys.add(key)
-      } while (cursor !== '0')
-      return [...keys]
-    })
-  }
-
   #key(kind: 'relay' | 'alias' | 'nonce' | 'tokens' | 'usage' | 'proxy', id: string): string {
-    return `${this.#prefix}${kind}:${id}`
+    return this.#keys.key(kind, id)
   }
 }
 

@@ -1,9 +1,12 @@
+import { isWorkerId } from '../auth/worker-credentials.js'
 import type {
   ProxyReport,
   Registration,
+  RelayOwner,
   StoreChange,
   TokenState,
   UsageCounters,
+  WorkerRecord,
 } from './gateway-store.js'
 
 // Checks shared by every GatewayStore implementation, so MemoryStore and RedisStore accept,
@@ -31,6 +34,7 @@ export function parseRegistration(value: unknown, relayKey?: string): Registrati
   if (nonce !== null && typeof nonce !== 'string') return null
   if (issuedAt !== null && !isFiniteNumber(issuedAt)) return null
   if (!isFiniteNumber(registeredAt) || !isFiniteNumber(expiresAt)) return null
+  if (value.workerId !== undefined && !isWorkerId(value.workerId)) return null
   return value as unknown as Registration
 }
 
@@ -87,7 +91,14 @@ export function revocationTime(previous: number, now: number): number {
 
 /** A change-feed message from another process, or null when malformed. */
 export function parseStoreChange(value: unknown): StoreChange | null {
-  if (!isRecord(value) || typeof value.relayKey !== 'string' || value.relayKey === '') return null
+  if (!isRecord(value)) return null
+  if (value.type === 'worker-disabled') {
+    const { workerId, relayKeys } = value
+    if (!isWorkerId(workerId) || !Array.isArray(relayKeys)) return null
+    if (!relayKeys.every((k) => typeof k === 'string' && k !== '')) return null
+    return { type: 'worker-disabled', workerId, relayKeys: relayKeys as string[] }
+  }
+  if (typeof value.relayKey !== 'string' || value.relayKey === '') return null
   const { relayKey } = value
   switch (value.type) {
     case 'registration':
@@ -97,6 +108,10 @@ export function parseStoreChange(value: unknown): StoreChange | null {
       const state = parseTokenState(value.state)
       return state === null ? null : { type: 'tokens-revoked', relayKey, state }
     }
+    case 'relay-released':
+      return isWorkerId(value.workerId)
+        ? { type: 'relay-released', relayKey, workerId: value.workerId }
+        : null
     default:
       return null
   }
@@ -137,4 +152,32 @@ export function normalizeProxyReport(report: ProxyReport): ProxyReport {
   const parsed = parseProxyReport(JSON.parse(JSON.stringify(report)))
   if (parsed === null) throw new TypeError('report does not have the ProxyReport shape')
   return parsed
+}
+
+/** A worker account read back from storage, or null when it does not have the shape. */
+export function parseWorkerRecord(value: unknown, workerId?: string): WorkerRecord | null {
+  if (!isRecord(value) || !isWorkerId(value.workerId)) return null
+  if (workerId !== undefined && value.workerId !== workerId) return null
+  const { name, createdAt, disabledAt, sealedSecret } = value
+  if (typeof name !== 'string' || !isFiniteNumber(createdAt)) return null
+  if (disabledAt !== null && !isFiniteNumber(disabledAt)) return null
+  if (sealedSecret !== null && typeof sealedSecret !== 'string') return null
+  return { workerId: value.workerId, name, createdAt, disabledAt, sealedSecret }
+}
+
+/** The account as it will be stored (only its own fields, checked); throws TypeError. */
+export function normalizeWorkerRecord(record: WorkerRecord): WorkerRecord {
+  const parsed = parseWorkerRecord(JSON.parse(JSON.stringify(record)))
+  if (parsed === null) throw new TypeError('worker record does not have the WorkerRecord shape')
+  return parsed
+}
+
+/** A relay's ownership read back from storage, or null when it does not have the shape. */
+export function parseRelayOwner(value: unknown, relayKey?: string): RelayOwner | null {
+  if (!isRecord(value) || typeof value.relayKey !== 'string' || value.relayKey === '') return null
+  if (relayKey !== undefined && value.relayKey !== relayKey) return null
+  const { workerId, gatewayPath, claimedAt } = value
+  if (!isWorkerId(workerId) || !isFiniteNumber(claimedAt)) return null
+  if (gatewayPath !== null && typeof gatewayPath !== 'string') return null
+  return { relayKey: value.relayKey, workerId, gatewayPath, claimedAt }
 }

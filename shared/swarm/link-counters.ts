@@ -7,6 +7,8 @@ export interface LinkCounters {
   bytesSent: number
   packetsReceived: number
   packetsSent: number
+  /** Packets the transport sent again (tail-loss probes, timeouts): load, not protocol. */
+  packetsRetransmitted: number
 }
 
 interface RawCounters {
@@ -14,6 +16,7 @@ interface RawCounters {
   bytesTransmitted?: number
   packetsReceived?: number
   packetsTransmitted?: number
+  retransmits?: number
 }
 
 /** Counters of `stream`'s raw UDX stream; zeros when there is none. */
@@ -24,6 +27,7 @@ export function linkCounters(stream: NoiseSecretStream | null): LinkCounters {
     bytesSent: raw?.bytesTransmitted ?? 0,
     packetsReceived: raw?.packetsReceived ?? 0,
     packetsSent: raw?.packetsTransmitted ?? 0,
+    packetsRetransmitted: raw?.retransmits ?? 0,
   }
 }
 

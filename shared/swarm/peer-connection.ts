@@ -87,6 +87,11 @@ export class PeerConnection extends EventEmitter {
     return this.#channel
   }
 
+  /** The current link while its channel is open: other channels (tunnels) ride it too. */
+  get link(): NoiseSecretStream | null {
+    return this.isOpen ? this.#stream : null
+  }
+
   /** True while a channel is open (ready or unhealthy). */
   get isOpen(): boolean {
     return this.#channel !== null && !this.#channel.closed && this.#channel.remoteHandshake !== null
@@ -387,8 +392,12 @@ export class PeerConnection extends EventEmitter {
   }
 
   /** UDX packets of the current link (acknowledgements included), for idle-traffic figures. */
-  livePackets(): { received: number; sent: number } {
+  livePackets(): { received: number; sent: number; retransmitted: number } {
     const link = linkCounters(this.#stream)
-    return { received: link.packetsReceived, sent: link.packetsSent }
+    return {
+      received: link.packetsReceived,
+      sent: link.packetsSent,
+      retransmitted: link.packetsRetransmitted,
+    }
   }
 }

@@ -1,5 +1,6 @@
 import type { NoiseSecretStream } from 'hyperdht'
 import type { Logger } from 'pino'
+import { Capability } from '../protocol/wire.js'
 import type { BackoffOptions } from '../retry/backoff.js'
 
 /** Timings and policy shared by every pooled peer. */
@@ -31,4 +32,28 @@ export interface PeerHost {
   readonly canRelay: boolean
   readonly gatewayKeyHex: string
   readonly logger: Logger
+}
+
+/** Default policy: legacy timeouts, health every 5 s, a link probe every second. */
+export const DEFAULT_PEER_POLICY: PeerPolicy = {
+  capabilities: [
+    Capability.HTTP,
+    Capability.WEBSOCKET,
+    Capability.HEALTH,
+    Capability.PUSH,
+    Capability.TEXT_BODY,
+    Capability.PIPELINE,
+    Capability.RELAY_INFO,
+    Capability.TUNNEL,
+  ],
+  requestTimeoutMs: 30_000,
+  healthTimeoutMs: 5_000,
+  healthIntervalMs: 5_000,
+  unhealthyAfter: 2,
+  downAfter: 4,
+  openTimeoutMs: 20_000,
+  probeIntervalMs: 1_000,
+  probeTimeoutMs: 1_500,
+  backoff: { minMs: 500, maxMs: 30_000 },
+  identify: true,
 }

@@ -6,14 +6,19 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { ErrorCode, GatewayError } from '../errors.js'
 import type { OutgoingRequest } from '../protocol/relay-channel.js'
-import { Capability, DISCOVERY_TOPIC } from '../protocol/wire.js'
+import { DISCOVERY_TOPIC } from '../protocol/wire.js'
 import type { JsonObject, RelayResponse } from '../protocol/wire.js'
 import { PeerConnection } from './peer-connection.js'
 import { PeerLease } from './peer-lease.js'
 import type { PeerHost, PeerPolicy } from './peer-connection.js'
+import { DEFAULT_PEER_POLICY } from './peer-policy.js'
 import { PoolMetrics } from './pool-metrics.js'
+import { ReadyWaiters } from './ready-waiters.js'
 import { selectPeer } from './select-peer.js'
 import type { PeerSnapshot, PeerState } from './select-peer.js'
+
+// Its home is peer-policy.ts; kept importable from here for code written against the pool.
+export { DEFAULT_PEER_POLICY } from './peer-policy.js'
 
 /** Options of {@link PeerPool}; every timing has a production default. */
 export interface PeerPoolOptions extends Partial<PeerPolicy> {
@@ -37,29 +42,6 @@ const HEX_KEY = /^[0-9a-f]{64}$/
 /** One timer drives every link probe at this resolution. */
 const TICK_MS = 250
 
-/** Default policy: legacy timeouts, health every 5 s, a link probe every second. */
-export const DEFAULT_PEER_POLICY: PeerPolicy = {
-  capabilities: [
-    Capability.HTTP,
-    Capability.WEBSOCKET,
-    Capability.HEALTH,
-    Capability.PUSH,
-    Capability.TEXT_BODY,
-    Capability.PIPELINE,
-    Capability.RELAY_INFO,
-  ],
-  requestTimeoutMs: 30_000,
-  healthTimeoutMs: 5_000,
-  healthIntervalMs: 5_000,
-  unhealthyAfter: 2,
-  downAfter: 4,
-  openTimeoutMs: 20_000,
-  probeIntervalMs: 1_000,
-  probeTimeoutMs: 1_500,
-  backoff: { minMs: 500, maxMs: 30_000 },
-  identify: true,
-}
-
 /**
  * The gateway's pool of Hyperswarm peer links: one per worker key, shared by
  * every session routed there, dialled by us or opened by the worker (identity
@@ -82,7 +64,7 @@ export class PeerPool extends EventEmitter {
   readonly #allowed = new Set<string>()
   /** Keys warmed together (one relay's workers): a live lease on one keeps the others. */
   readonly #groups = new Map<string, readonly string[]>()
-  readonly #readyWaiters = new Set<(key: string | null) => void>()
+  readonly #readyWaiters = new ReadyWaiters()
   readonly #idleTimeoutMs: number
   readonly #joinTopic: boolean
   readonly #acceptInbound: boolean
@@ -213,6 +195,14 @@ export class PeerPool extends EventEmitter {
   }
 
   /**
+   * Stops accepting new inbound links from `keys` (no live registration lists them any more).
+   * A link already open stays until it closes or idles out.
+   */
+  disallow(keys: readonly string[]): void {
+    for (const key of keys) this.#allowed.delete(key)
+  }
+
+  /**
    * Waits for a usable worker among `keys`: resolves with the best ready key
    * (fewest sessions first, see {@link select}) as soon as one is ready, or
    * with null once `timeoutMs` passes or the pool closes. Warms every key, so
@@ -229,22 +219,7 @@ export class PeerPool extends EventEmitter {
     this.warm(keys)
     const now = this.#selectReady(keys, exclude)
     if (now !== null || timeoutMs <= 0) return Promise.resolve(now)
-    return new Promise((resolve) => {
-      const done = (key: string | null): void => {
-        clearTimeout(timer)
-        this.off('state', onState)
-        this.#readyWaiters.delete(done)
-        resolve(key)
-      }
-      const onState = (key: string, state: PeerState): void => {
-        if (state !== 'ready' || !keys.includes(key)) return
-        const pick = this.#selectReady(keys, exclude)
-        if (pick !== null) done(pick)
-      }
-      const timer = setTimeout(() => done(null), timeoutMs)
-      this.on('state', onState)
-      this.#readyWaiters.add(done)
-    })
+    return this.#readyWaiters.wait(keys, timeoutMs, () => this.#selectReady(keys, exclude))
   }
 
   /** Requests in flight across every peer. */
@@ -331,7 +306,7 @@ export class PeerPool extends EventEmitter {
     if (this.#ticker !== null) clearInterval(this.#ticker)
     this.#ticker = null
     this.#swarm.off('connection', this.#onConnection)
-    for (const done of [...this.#readyWaiters]) done(null)
+    this.#readyWaiters.clear()
     const discovery = this.#discovery
     this.#discovery = null
     await Promise.all([...this.#peers.values()].map((c) => c.close()))
@@ -350,7 +325,10 @@ export class PeerPool extends EventEmitter {
 
   #create(key: string): PeerConnection {
     const conn = new PeerConnection(Buffer.from(key, 'hex'), this.#policy, this.#host)
-    conn.on('state', (state: PeerState, prev: PeerState) => this.emit('state', key, state, prev))
+    conn.on('state', (state: PeerState, prev: PeerState) => {
+      this.emit('state', key, state, prev)
+      this.#readyWaiters.onState(key, state)
+    })
     conn.on('wsframe', (frame: JsonObject) => this.emit('wsframe', key, frame))
     conn.on('telemetry', (payload: JsonObject) => this.emit('telemetry', key, payload))
     this.#peers.set(key, conn)

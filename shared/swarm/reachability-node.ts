@@ -33,6 +33,7 @@ export class ReachableNode {
   readonly #opts: ReachableNodeOptions
   readonly #log: Logger
   readonly #relay: RelayService | null
+  readonly #dialRelays: readonly string[]
   #report: ReachabilityReport | null = null
   #checking: Promise<void> | null = null
   #closing: Promise<void> | null = null
@@ -40,19 +41,25 @@ export class ReachableNode {
   constructor(opts: ReachableNodeOptions) {
     this.#opts = opts
     this.#log = opts.logger
-    this.swarm = createSwarm({ ...opts.swarm, relayThrough: opts.relays })
     if (opts.relayServer && opts.relaySeed === '') {
       throw new Error(
         'GATEWAY_HYPERSWARM_RELAY_SERVER needs GATEWAY_HYPERSWARM_SEED (its key is derived from it)',
       )
     }
-    this.#relay = opts.relayServer
-      ? new RelayService({
-          dht: this.swarm.dht,
-          keyPair: relayKeyPair(opts.relaySeed),
-          logger: opts.logger.child({ component: 'blind-relay' }),
-        })
-      : null
+    const relayKeys = opts.relayServer ? relayKeyPair(opts.relaySeed) : null
+    // Never through our own relay: a peer that can reach it can reach this node, and then a
+    // direct dial works. Several gateways may list one shared relay list, ours included.
+    const own = relayKeys?.publicKey.toString('hex')
+    this.#dialRelays = [...new Set(opts.relays)].filter((k) => k !== own)
+    this.swarm = createSwarm({ ...opts.swarm, relayThrough: this.#dialRelays })
+    this.#relay =
+      relayKeys === null
+        ? null
+        : new RelayService({
+            dht: this.swarm.dht,
+            keyPair: relayKeys,
+            logger: opts.logger.child({ component: 'blind-relay' }),
+          })
     registerReachabilityMetrics(opts.registry, {
       report: () => this.#report,
       relayStats: () => this.#relay?.stats ?? null,
@@ -64,10 +71,9 @@ export class ReachableNode {
     return this.#report
   }
 
-  /** Relays a failed direct dial may go through: the external ones, then our own. */
+  /** Relays a failed direct dial may go through: the external ones, never the one we offer. */
   get relayKeys(): string[] {
-    const own = this.#relay === null ? [] : [this.#relay.publicKey]
-    return [...new Set([...this.#opts.relays, ...own])]
+    return [...this.#dialRelays]
   }
 
   /** Counters of the relay this node offers, or null. */

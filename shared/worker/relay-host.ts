@@ -8,6 +8,8 @@ import { Router } from '../protocol/router.js'
 import type { RouteRequest, RouteResponse } from '../protocol/router.js'
 import { Capability, DISCOVERY_TOPIC, LEGACY_CAPABILITIES } from '../protocol/wire.js'
 import type { JsonObject } from '../protocol/wire.js'
+import { TunnelHost } from '../tunnel/tunnel-host.js'
+import type { TunnelTarget } from '../tunnel/tunnel-host.js'
 import { GatewayLink } from './gateway-link.js'
 import type { GatewayTargets } from './gateway-link.js'
 import type { FileResponse, HostedRelay } from './relay-backend.js'
@@ -27,6 +29,12 @@ export interface RelayHostOptions {
   maxQueue?: number
   /** Forget a connectionKey not used (posted, polled or pushed to) for this long. */
   connectionTtlMs?: number
+  /**
+   * Local TCP services gateways may open raw tunnels to (the `tunnel` extension), by name:
+   * `wsService(relayKey)` for a relay's WebSocket port, `httpService(relayKey)` for its HTTP
+   * file server. None: the extension is not offered.
+   */
+  tunnels?: Readonly<Record<string, TunnelTarget>>
   /** Serves `/pfp/:file` and `/pfp/:owner/:file`. */
   avatar?: (
     owner: string | null,
@@ -38,6 +46,8 @@ interface ClientState {
   relay: HostedRelay
   /** The gateway channel that last posted for this key: where pushes go. */
   channel: RelayChannel | null
+  /** That channel's gateway node (remote key, hex): a new link from it takes over the pushes. */
+  gateway: string | null
   queue: string[]
   lastSeen: number
   /** Settles when this key's previous message is handled: keeps arrival order (`pipeline`). */
@@ -60,9 +70,11 @@ export class RelayHost {
   readonly #unsubscribe = new Map<HostedRelay, () => void>()
   readonly #clients = new Map<string, ClientState>()
   readonly #channels = new Set<RelayChannel>()
+  readonly #gatewayOf = new WeakMap<RelayChannel, string | null>()
   readonly #router: Router<unknown, RelayChannel>
   readonly #capabilities: string[]
   readonly #onConnection: (stream: NoiseSecretStream) => void
+  readonly #tunnels: TunnelHost | null = null
   #discovery: PeerDiscovery | null = null
   #sweep: NodeJS.Timeout | null = null
   #gatewayLink: GatewayLink | null = null
@@ -79,6 +91,13 @@ export class RelayHost {
     this.#capabilities.push(Capability.PIPELINE)
     if (opts.relays?.some((r) => r.info !== undefined))
       this.#capabilities.push(Capability.RELAY_INFO)
+    if (opts.tunnels !== undefined && Object.keys(opts.tunnels).length > 0) {
+      this.#tunnels = new TunnelHost({
+        services: opts.tunnels,
+        logger: opts.logger.child({ component: 'tunnel-host' }),
+      })
+      this.#capabilities.push(Capability.TUNNEL)
+    }
     for (const relay of opts.relays ?? []) this.addRelay(relay)
     this.#router = new Router<unknown, RelayChannel>()
       .post('/identify-gateway', () => ({
@@ -113,6 +132,16 @@ export class RelayHost {
   /** Gateway channels currently open. */
   get channelCount(): number {
     return this.#channels.size
+  }
+
+  /** Client connections (gateway connectionKeys) this host holds state for. */
+  get connectionCount(): number {
+    return this.#clients.size
+  }
+
+  /** Raw tunnels currently open (the `tunnel` extension). */
+  get tunnelCount(): number {
+    return this.#tunnels?.size ?? 0
   }
 
   /** Announces on the discovery topic and waits until the announcement is flushed. */
@@ -160,6 +189,7 @@ export class RelayHost {
     this.#swarm.off('connection', this.#onConnection)
     for (const unsubscribe of this.#unsubscribe.values()) unsubscribe()
     this.#unsubscribe.clear()
+    await this.#tunnels?.close()
     for (const channel of this.#channels) await channel.close()
     this.#channels.clear()
     this.#clients.clear()
@@ -174,22 +204,49 @@ export class RelayHost {
     const channel = new RelayChannel(stream, {
       isServer: true,
       capabilities: this.#capabilities,
+      ...(this.#tunnels === null
+        ? {}
+        : { handshakeExtra: { tunnels: this.#tunnels.serviceNames } }),
       router: this.#router,
       healthServices: () => ({ relay: 'active', protocol: 'connected' }),
     })
     this.#channels.add(channel)
+    this.#tunnels?.serve(stream)
     channel.on('wsframe', (frame: JsonObject) => this.#onWsFrame(channel, frame))
     channel.on('protocol-error', (err: Error) =>
       this.#log.warn({ err: err.message }, 'undecodable message'),
     )
     channel.on('handler-error', (err: Error) => this.#log.error({ err }, 'route handler failed'))
+    const gateway = remoteKey(stream)
+    this.#gatewayOf.set(channel, gateway)
     channel.on('close', () => {
       this.#channels.delete(channel)
       for (const state of this.#clients.values()) {
         if (state.channel === channel) state.channel = null
       }
+      this.#rehome(gateway)
     })
+    channel.on('open', () => this.#rehome(gateway))
     return channel
+  }
+
+  // A gateway may replace its link to us (its own dial and ours both arrive, or a redial):
+  // pushes of sessions whose channel closed go to its other open link, queued lines first,
+  // since a push gateway never polls for them.
+  #rehome(gateway: string | null): void {
+    if (gateway === null) return
+    let target: RelayChannel | null = null
+    for (const c of this.#channels) {
+      if (this.#gatewayOf.get(c) !== gateway || c.closed || !c.supports(Capability.PUSH)) continue
+      target = c
+    }
+    if (target === null) return
+    for (const [key, state] of this.#clients) {
+      if (state.gateway !== gateway || state.channel !== null) continue
+      state.channel = target
+      for (const line of state.queue.splice(0))
+        target.sendWsFrame({ connectionKey: key, data: line })
+    }
   }
 
   async #post(req: RouteRequest, channel: RelayChannel): Promise<RouteResponse> {
@@ -212,6 +269,7 @@ export class RelayHost {
     if (message === undefined) return lines(['["NOTICE","error: message is not valid JSON"]'])
     const state = this.#client(key, relay)
     state.channel = channel
+    state.gateway = this.#gatewayOf.get(channel) ?? null
     const handle = () => relay.backend.handleMessage(key, message)
     const handled = state.tail.then(handle, handle)
     state.tail = handled.catch(() => undefined)
@@ -270,7 +328,14 @@ export class RelayHost {
   #client(key: string, relay: HostedRelay): ClientState {
     let state = this.#clients.get(key)
     if (state === undefined) {
-      state = { relay, channel: null, queue: [], lastSeen: Date.now(), tail: Promise.resolve() }
+      state = {
+        relay,
+        channel: null,
+        gateway: null,
+        queue: [],
+        lastSeen: Date.now(),
+        tail: Promise.resolve(),
+      }
       this.#clients.set(key, state)
     }
     state.lastSeen = Date.now()
@@ -285,6 +350,11 @@ export class RelayHost {
       state.relay.backend.closeConnection(key)
     }
   }
+}
+
+function remoteKey(stream: Duplex): string | null {
+  const key = (stream as { remotePublicKey?: unknown }).remotePublicKey
+  return Buffer.isBuffer(key) ? key.toString('hex') : null
 }
 
 function lines(out: string[]): RouteResponse {

@@ -6,7 +6,7 @@ import { MemoryStore } from '../../shared/store/memory-store.js'
 import { PeerPool } from '../../shared/swarm/peer-pool.js'
 import type { PeerPoolOptions } from '../../shared/swarm/peer-pool.js'
 import { ProxyServer } from '../../proxy/proxy-server.js'
-import type { ProxyLimits } from '../../proxy/proxy-server.js'
+import type { ProxyLimits, ProxyServerOptions } from '../../proxy/proxy-server.js'
 import type { LocalTestnet } from './testnet.js'
 
 export const SECRET = 'proxy-test-secret-0123456789'
@@ -50,6 +50,8 @@ export async function startProxyStack(
     limits?: Partial<ProxyLimits>
     pool?: Partial<PeerPoolOptions>
     store?: GatewayStore
+    /** Worker accounts (issue 15): the sealed-secret opener, and the shared secret to use. */
+    proxy?: Partial<Pick<ProxyServerOptions, 'secret' | 'workerSecrets'>>
   } = {},
 ): Promise<ProxyStack> {
   const logger = pino({ level: 'silent' })
@@ -79,6 +81,7 @@ export async function startProxyStack(
     pool,
     logger,
     registry,
+    ...opts.proxy,
   })
   const { port } = await proxy.listen()
   return {

@@ -255,9 +255,14 @@ describe('hypertuna-gateway commands (exit codes, --json shape, errors)', functi
       expect((run.json[0]?.error as { code: string }).code).to.equal('gateway_unreachable')
     })
 
-    it('exits 2 for --mode tunnel, a missing secret file or a bad relay key', async () => {
+    it('exits 2 for a bad --mode or tunnel flag, a missing secret file or a bad relay key', async () => {
       for (const run of [
-        await expose(relay.url, gateway, '--mode', 'tunnel'),
+        await expose(relay.url, gateway, '--mode', 'sideways'),
+        await expose(relay.url, gateway, '--http', '8080'),
+        await expose(relay.url, gateway, '--mode', 'tunnel', '--http', 'x:99999'),
+        await expose(relay.url, gateway, '--mode', 'tunnel', '--files', join(dir, 'none')),
+        await expose(relay.url, gateway, '--mode', 'tunnel', '--files', dir, '--http', '80'),
+        await expose(relay.url.replace('ws:', 'wss:'), gateway, '--mode', 'tunnel'),
         await expose(relay.url, gateway, '--relay-key', 'nothex'),
         await runCli([
           'expose',

@@ -101,16 +101,19 @@ describe('link probe with a worker process (default pool policy)', function () {
     const seconds = (Date.now() - started) / 1000
     const after = conn.livePackets()
     const bytesAfter = conn.liveBytes()
-    const sent = (after.sent - before.sent) / seconds
-    const received = (after.received - before.received) / seconds
+    // Retransmits (a loaded machine delays the peer's ack past the retransmit timer) and the acks
+    // they draw are the scheduler's cost, not the probe's: counted apart, printed, not bounded.
+    const resent = (after.retransmitted - before.retransmitted) / seconds
+    const sent = (after.sent - before.sent) / seconds - resent
+    const received = (after.received - before.received) / seconds - resent
     const bytesSent = (bytesAfter.sent - bytesBefore.sent) / seconds
     console.log(
       `      idle link: ${sent.toFixed(2)} packets/s out (${bytesSent.toFixed(0)} B/s), ` +
-        `${received.toFixed(2)} packets/s in (acks included)`,
+        `${received.toFixed(2)} packets/s in (acks included), ${resent.toFixed(2)}/s resent`,
     )
     expect(conn.state).to.equal('ready')
-    // UDX packets, acknowledgements and any retransmits included (~1.8/s here when idle): one
-    // probe frame per second plus a health check every 5 s; a loaded machine adds retransmits.
+    // UDX packets with acknowledgements (~1.8/s here when idle): one probe frame per second
+    // plus a health check every 5 s.
     expect(sent).to.be.at.most(3)
     expect(received).to.be.at.most(3)
   })

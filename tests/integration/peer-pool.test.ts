@@ -276,6 +276,32 @@ describe('PeerPool on the loopback testnet', function () {
       await pool.close()
       expect(await pending).to.equal(null)
     })
+
+    it('serves 50 concurrent waiters with one listener: all resolve or time out, no warning', async () => {
+      const a = await new LegacyPeer(testnet).start()
+      closers.push(() => a.close())
+      const { pool } = makePool()
+      await pool.start()
+      const warnings: Error[] = []
+      const onWarning = (w: Error) => warnings.push(w)
+      process.on('warning', onWarning)
+      try {
+        const listeners = pool.listenerCount('state')
+        const dead = randomBytes(32).toString('hex')
+        // Cold: nothing is dialled yet, so every waiter below waits.
+        const live = Array.from({ length: 50 }, () => pool.whenReady([a.publicKey, dead], 10_000))
+        const late = Array.from({ length: 50 }, () => pool.whenReady([dead], 300))
+        expect(pool.listenerCount('state')).to.equal(listeners)
+        expect(await Promise.all(live)).to.deep.equal(Array(50).fill(a.publicKey))
+        expect(await Promise.all(late)).to.deep.equal(Array(50).fill(null))
+        // Warnings are emitted on a later tick.
+        await new Promise((resolve) => setImmediate(resolve))
+        expect(warnings.map((w) => w.name)).to.not.include('MaxListenersExceededWarning')
+        expect(pool.listenerCount('state')).to.equal(listeners)
+      } finally {
+        process.off('warning', onWarning)
+      }
+    })
   })
 
   describe('selection across two workers of one relay', () => {

@@ -179,11 +179,18 @@ describe('proxy refusals, limits and bad input', function () {
   })
 
   it('closes a live session with 4403 "token expired" when its token expires (issue 9.4)', async () => {
-    const expiresAt = Date.now() + 1_500
+    // The token must outlive connect + gate + one REQ round trip, or the session is closed
+    // before it is shown to be served; 1.5 s was not always enough on a loaded CI machine,
+    // and the test then hung on the EOSE until mocha's timeout instead of saying so.
+    const expiresAt = Date.now() + 3_000
     const token = issueClientToken(SECRET, { relayKey, expiresAt })
     const c = await rawClient(stack.url(relayKey, token))
     c.send(['REQ', 'e', { kinds: [1] }])
-    await c.next((m) => Array.isArray(m) && m[0] === 'EOSE')
+    const served = await Promise.race([
+      c.next((m) => Array.isArray(m) && m[0] === 'EOSE').then(() => true),
+      c.closed.then(() => false),
+    ])
+    expect(served, 'closed before its first EOSE: setup outlasted the token').to.equal(true)
     const [code, reason] = await c.closed
     const late = Date.now() - expiresAt
     expect([code, reason]).to.deep.equal([4403, 'token expired'])

@@ -2,6 +2,7 @@ import { createSocket } from 'node:dgram'
 import { once } from 'node:events'
 import { expect } from 'chai'
 import type { NoiseSecretStream } from 'hyperdht'
+import type Hyperswarm from 'hyperswarm'
 import { pino } from 'pino'
 import { Registry } from 'prom-client'
 import { gatewayDocument } from '../../registrar/gateway-routes.js'
@@ -25,6 +26,11 @@ async function freeUdpPort(): Promise<number> {
   return port
 }
 
+function forcedRelays(swarm: Hyperswarm): string[] | null {
+  const keys = swarm.relayThrough?.(true, swarm) ?? null
+  return keys === null ? null : [keys].flat().map((k) => k.toString('hex'))
+}
+
 describe('swarm reachability, blind relay and dial-out (loopback testnet)', function () {
   this.timeout(30_000)
   let testnet: LocalTestnet
@@ -38,7 +44,12 @@ describe('swarm reachability, blind relay and dial-out (loopback testnet)', func
     await testnet.destroy()
   })
 
-  function node(opts: { port: number; reachable: boolean; relayServer?: boolean }) {
+  function node(opts: {
+    port: number
+    reachable: boolean
+    relayServer?: boolean
+    relays?: string[]
+  }) {
     const sink = createLogSink()
     const registry = new Registry()
     const n = new ReachableNode({
@@ -50,7 +61,7 @@ describe('swarm reachability, blind relay and dial-out (loopback testnet)', func
       },
       relaySeed: SEED,
       relayServer: opts.relayServer ?? false,
-      relays: [],
+      relays: opts.relays ?? [],
       logger: pino({ level: 'debug' }, sink.stream),
       registry,
     })
@@ -120,6 +131,24 @@ describe('swarm reachability, blind relay and dial-out (loopback testnet)', func
       what: 'a pairing matched at the relay',
     })
     stream.destroy()
+  })
+
+  it('never dials through the relay it offers itself (RELAY_SERVER=true), even when listed', async () => {
+    const own = relayKeyPair(SEED).publicKey.toString('hex')
+    const external = 'e'.repeat(64)
+    const { n } = node({ port: 0, reachable: false, relayServer: true, relays: [own, external] })
+    await n.start()
+    expect(n.relayKey).to.equal(own)
+    // What the pool retries through (build-proxy passes relayKeys) and what /ready shows.
+    expect(n.relayKeys).to.deep.equal([external])
+    await n.checked()
+    expect((n.details().swarm as { relays: string[] }).relays).to.deep.equal([external])
+    // The swarm's own relayThrough rule, forced as after a failed punch.
+    expect(forcedRelays(n.swarm)).to.deep.equal([external])
+    // Only its own relay offered: nothing to retry through.
+    const { n: alone } = node({ port: 0, reachable: false, relayServer: true, relays: [own] })
+    expect(alone.relayKeys).to.deep.equal([])
+    expect(forcedRelays(alone.swarm)).to.equal(null)
   })
 
   it('a kit worker dials out to the gateway key and redials when the link drops', async () => {

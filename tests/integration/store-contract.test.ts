@@ -7,13 +7,16 @@ import { RedisStore } from '../../shared/store/redis-store.js'
 import { startRedis } from '../helpers/redis-server.js'
 import type { TestRedis } from '../helpers/redis-server.js'
 import { storeContract } from '../helpers/store-contract.js'
+import { storeTenancyContract } from '../helpers/store-tenancy-contract.js'
 
 const logger = pino({ level: 'silent' })
 
-storeContract('MemoryStore', false, () => {
+const memoryBackend = () => {
   const open = () => createStore({ redisUrl: '', redisPrefix: 'unused:', logger })
   return { open, openPeer: () => expect.fail('MemoryStore instances share nothing') }
-})
+}
+storeContract('MemoryStore', false, memoryBackend)
+storeTenancyContract('MemoryStore', false, memoryBackend)
 
 describe('with a real redis-server', () => {
   let redis: TestRedis
@@ -26,12 +29,14 @@ describe('with a real redis-server', () => {
     await redis?.stop()
   })
 
-  storeContract('RedisStore', true, () => {
+  const redisBackend = () => {
     // A prefix per test: tests share one server without seeing each other's keys.
     const redisPrefix = `test:${randomBytes(6).toString('hex')}:`
     const open = () => createStore({ redisUrl: redis.url, redisPrefix, logger })
     return { open, openPeer: open }
-  })
+  }
+  storeContract('RedisStore', true, redisBackend)
+  storeTenancyContract('RedisStore', true, redisBackend)
 
   describe('createStore', () => {
     it('picks RedisStore for a URL and MemoryStore for an empty one', async () => {

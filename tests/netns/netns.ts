@@ -1,12 +1,15 @@
 import { execFileSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { createInterface } from 'node:readline'
 
 /**
- * Every namespace this suite makes is named `htnat-<pid>-...`: runs in parallel (several
- * worktrees on one machine) keep to their own, and a crashed run's are found by its dead pid.
+ * Every namespace this suite makes is named `htnat-<pid>-<run>-...`: runs in parallel
+ * (several worktrees on one machine) keep to their own even when a pid repeats (a reused
+ * pid, another pid namespace sharing /run/netns), and a crashed run's are found by its dead
+ * pid.
  */
-export const NS_PREFIX = `htnat-${process.pid}-`
+export const NS_PREFIX = `htnat-${process.pid}-${randomBytes(3).toString('hex')}-`
 const OURS = /^htnat-(\d+)-/
 
 // Only 198.18.0.0/15 (RFC 2544 benchmarking space): nothing here is routable off the machine.
@@ -45,7 +48,9 @@ export function ourNamespaces(stale = false): string[] {
     .filter((n) => {
       const pid = Number(OURS.exec(n)?.[1] ?? NaN)
       if (Number.isNaN(pid)) return false
-      return stale ? pid !== process.pid && !alive(pid) : pid === process.pid
+      if (n.startsWith(NS_PREFIX)) return !stale
+      // Our pid with another run id: that run had our pid, so it is gone.
+      return stale && (pid === process.pid || !alive(pid))
     })
 }
 
@@ -66,7 +71,12 @@ export function removeOurNamespaces(): void {
     } catch {
       // no pids
     }
-    run('ip', ['netns', 'del', ns])
+    try {
+      run('ip', ['netns', 'del', ns])
+    } catch (err) {
+      // Two runs starting together may both sweep one dead run's namespace: gone is fine.
+      if (ourNamespaces(true).includes(ns) || ourNamespaces().includes(ns)) throw err
+    }
   }
 }
 

@@ -100,6 +100,8 @@ describe('loadConfig', () => {
           ttl: 300,
           redisUrl: '',
           redisPrefix: 'gateway:registrations:',
+          workerSecretKey: '',
+          multiTenant: false,
         },
         token: { defaultTtl: 3600, maxTtl: 604800 },
         admin: { token: '' },
@@ -164,6 +166,8 @@ describe('loadConfig', () => {
         ttl: 60,
         redisUrl: 'rediss://:pw@redis.internal:6380/2',
         redisPrefix: 'gw:',
+        workerSecretKey: '',
+        multiTenant: false,
       })
       expect(config.token.defaultTtl).to.equal(120)
       expect(config.hyperswarm.host).to.equal('10.0.0.2')

@@ -6,7 +6,7 @@ import { RelayChannel } from '../../shared/protocol/relay-channel.js'
 import { Router } from '../../shared/protocol/router.js'
 import { PeerConnection } from '../../shared/swarm/peer-connection.js'
 import type { PeerHost, PeerPolicy } from '../../shared/swarm/peer-connection.js'
-import { DEFAULT_PEER_POLICY } from '../../shared/swarm/peer-pool.js'
+import { DEFAULT_PEER_POLICY } from '../../shared/swarm/peer-policy.js'
 import type { PeerState } from '../../shared/swarm/select-peer.js'
 import { FramedEnd } from '../helpers/framed-pair.js'
 

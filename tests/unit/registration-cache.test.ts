@@ -103,6 +103,34 @@ describe('RegistrationCache (memory store, no network)', () => {
     expect(relayKey).to.equal(KEY)
   })
 
+  it('announces live registrations at start and from the feed, so workers are known early', async () => {
+    await store.putRegistration(registration(clock), 60)
+    const lapsed = registration(clock, { relayKey: 'd'.repeat(64), expiresAt: clock - 1 })
+    await store.putRegistration(lapsed, 60)
+    const heard: Registration[] = []
+    cache.on('registered', (r: Registration) => heard.push(r))
+    const first = once(cache, 'registered')
+    cache.start()
+    await first
+    expect(heard.map((r) => r.relayKey)).to.deep.equal([KEY])
+    const next = once(cache, 'registered')
+    await store.putRegistration(registration(clock, { peers: ['c'.repeat(64)] }), 60)
+    const [again] = (await next) as [Registration]
+    expect(again.peers).to.deep.equal(['c'.repeat(64)])
+    // The announcement's read also fills the cache: no second store call for the same key.
+    expect((await cache.resolve(KEY))?.peers).to.deep.equal(['c'.repeat(64)])
+    expect(store.calls).to.equal(0)
+  })
+
+  it('never caches a lookup that was in flight when the registration changed', async () => {
+    cache.start()
+    await store.putRegistration(registration(clock), 60)
+    const slow = cache.resolve('alias')
+    await store.putRegistration(registration(clock, { peers: ['c'.repeat(64)] }), 60)
+    await slow
+    expect((await cache.resolve('alias'))?.peers).to.deep.equal(['c'.repeat(64)])
+  })
+
   it('start and close are idempotent; close leaves the feed and removes listeners', async () => {
     cache.start()
     cache.start()

@@ -10,7 +10,7 @@ import type { RegistrationCache } from '../../proxy/registration-cache.js'
 import { SenderLimits } from '../../proxy/sender-limits.js'
 import type { SenderLimitsConfig } from '../../proxy/sender-limits.js'
 import { SessionGate } from '../../proxy/session-gate.js'
-import type { Admission } from '../../proxy/session-gate.js'
+import type { Admission, SessionGateOptions } from '../../proxy/session-gate.js'
 
 const SECRET = 'session-gate-unit-secret-0123'
 const RELAY = 'a'.repeat(64)
@@ -40,6 +40,22 @@ const registration: Registration = {
   expiresAt: NOW + 60_000,
 }
 
+// A relay worker account A owns, and the accounts' secrets as the gate sees them.
+const OWNED = '9'.repeat(64)
+const WORKER_A = 'a'.repeat(32)
+const WORKER_B = 'b'.repeat(32)
+const SECRET_A = '1'.repeat(64)
+const SECRET_B = '2'.repeat(64)
+const owned: Registration = { ...registration, relayKey: OWNED, metadata: {}, workerId: WORKER_A }
+const accounts = new Map([
+  [WORKER_A, SECRET_A],
+  [WORKER_B, SECRET_B],
+])
+const OWNERS = {
+  enabled: true,
+  secret: (id: string) => Promise.resolve(accounts.get(id) ?? null),
+}
+
 interface Harness {
   gate: SessionGate
   limits: SenderLimits
@@ -47,7 +63,11 @@ interface Harness {
   tokenState: TokenState
 }
 
-function harness(overrides: Partial<SenderLimitsConfig> = {}, secret = SECRET): Harness {
+function harness(
+  overrides: Partial<SenderLimitsConfig> = {},
+  secret = SECRET,
+  owners: SessionGateOptions['owners'] | null = OWNERS,
+): Harness {
   const registry = new Registry()
   const limits = new SenderLimits({ ...DEFAULTS, ...overrides, logger, registry })
   const h: Harness = {
@@ -59,11 +79,14 @@ function harness(overrides: Partial<SenderLimitsConfig> = {}, secret = SECRET): 
   // Only what the gate asks of the cache; no store, no network.
   const cache = {
     resolve: (id: string) =>
-      Promise.resolve(id === RELAY || id === 'my-relay' ? registration : null),
+      Promise.resolve(
+        id === RELAY || id === 'my-relay' ? registration : id === OWNED ? owned : null,
+      ),
     tokenState: () => Promise.resolve(h.tokenState),
   } as unknown as RegistrationCache
   h.gate = new SessionGate({
     secret,
+    ...(owners === null ? {} : { owners }),
     cache,
     limits,
     metrics: new ProxyMetrics(registry),
@@ -106,7 +129,7 @@ describe('SessionGate (no network)', () => {
   afterEach(() => h.limits.close())
 
   it('refuses with 1011 when no secret is configured', async () => {
-    const g = harness({}, '')
+    const g = harness({}, '', null)
     expect(await g.gate.admit(request(`/${RELAY}?token=${token()}`))).to.include({
       ok: false,
       code: 1011,
@@ -266,5 +289,69 @@ describe('SessionGate (no network)', () => {
     expect(refused).to.deep.include({ code: 1008, reason: 'session open rate' })
     expect(await limitHits(g.registry, 'session_open_rate')).to.equal(1)
     await g.limits.close()
+  })
+
+  describe('relays owned by worker accounts', () => {
+    const ownedToken = (secret: string) =>
+      issueClientToken(secret, { relayKey: OWNED, issuedAt: NOW, ttlMs: 60_000 })
+
+    it("serves a token signed with the owner's secret", async () => {
+      const { identity } = admitted(
+        await h.gate.admit(request(`/${OWNED}?token=${ownedToken(SECRET_A)}`)),
+      )
+      expect(identity.registration.workerId).to.equal(WORKER_A)
+    })
+
+    it("refuses another account's token and a shared-secret token with 4403 bad-signature", async () => {
+      for (const secret of [SECRET_B, SECRET]) {
+        expect(
+          await h.gate.admit(request(`/${OWNED}?token=${ownedToken(secret)}`)),
+        ).to.deep.include({ ok: false, code: 4403, reason: 'token bad-signature' })
+      }
+      const m = await h.registry
+        .getSingleMetric('hypertuna_gateway_proxy_token_rejections_total')
+        ?.get()
+      expect(m?.values.find((v) => v.labels.reason === 'bad-signature')?.value).to.equal(2)
+    })
+
+    it("makes the owner's secret no key to relays nobody owns", async () => {
+      const t = issueClientToken(SECRET_A, { relayKey: RELAY, issuedAt: NOW, ttlMs: 60_000 })
+      expect(await h.gate.admit(request(`/${RELAY}?token=${t}`))).to.deep.include({
+        code: 4403,
+        reason: 'token bad-signature',
+      })
+    })
+
+    it('answers 4404 for a relay whose owner is gone (disabled, unknown here)', async () => {
+      const g = harness({}, SECRET, { enabled: true, secret: () => Promise.resolve(null) })
+      expect(
+        await g.gate.admit(request(`/${OWNED}?token=${ownedToken(SECRET_A)}`)),
+      ).to.deep.include({ ok: false, code: 4404, reason: 'relay unknown' })
+      await g.limits.close()
+    })
+
+    it('multi-tenant (no shared secret): owned relays served, unowned ones 4403 bad-signature', async () => {
+      const g = harness({}, '')
+      admitted(await g.gate.admit(request(`/${OWNED}?token=${ownedToken(SECRET_A)}`)))
+      expect(await g.gate.admit(request(`/${RELAY}?token=${token()}`))).to.deep.include({
+        code: 4403,
+        reason: 'token bad-signature',
+      })
+      await g.limits.close()
+    })
+
+    it('refuses a malformed token before any lookup', async () => {
+      let lookups = 0
+      const g = harness({}, SECRET, {
+        enabled: true,
+        secret: () => (lookups++, Promise.resolve(SECRET_A)),
+      })
+      expect(await g.gate.admit(request(`/${OWNED}?token=not-a-token`))).to.deep.include({
+        code: 4403,
+        reason: 'token malformed',
+      })
+      expect(lookups).to.equal(0)
+      await g.limits.close()
+    })
   })
 })
