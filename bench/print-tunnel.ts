@@ -8,6 +8,11 @@ const MB = 1e6
 const MIB = 2 ** 20
 
 /** The tunnel scenarios' side-by-side table, with a PASS/FAIL per issue 13 target. */
+const cpuText = (cpu: Record<string, number>) =>
+  Object.entries(cpu)
+    .map(([name, v]) => `${name} ${percent(v)}`)
+    .join(', ')
+
 export function printTunnelResults(plan: BenchPlan, r: TunnelResults): void {
   const row = (
     metric: string,
@@ -99,19 +104,20 @@ export function printTunnelResults(plan: BenchPlan, r: TunnelResults): void {
     s.map((x) => `${fmt(x.perSecond / MB, 1)} MB/s (${x.status})`).join(', ')
   out.push(
     `  /drive runs taking turns: direct ${runs(d.runs.direct)}; tunnel ${runs(d.runs.tunnel)}`,
+    `  /drive CPU during the timed runs (bench = the client): direct ${cpuText(d.cpu.direct)}; ` +
+      `tunnel ${cpuText(d.cpu.tunnel)}`,
     `  /drive hashed runs (hashing in the client's time): direct ` +
       `${fmt(d.intact.direct.perSecond / MB, 1)} MB/s, tunnel ${fmt(d.intact.tunnel.perSecond / MB, 1)} MB/s; ` +
       `Range of ${fmt(d.intact.range.bytes / MIB, 1)} MiB status ${d.intact.range.status}`,
     `  proxy RSS: ${fmt(d.rssBefore / MIB, 1)} MiB after forced GC before the transfers, peak ` +
       `${fmt(d.rssPeak / MIB, 1)} MiB (VmRSS sampled every 20 ms)`,
-    `  tunnels opened in the phase (gateway metrics): ${fmt(r.tunnelled, 0)}`,
+    `  tunnels used in the phase (gateway metrics): ws ${fmt(r.tunnelled.ws, 0)}, http ` +
+      `${fmt(r.tunnelled.http, 0)} (0 ws would mean the sessions went relay-v2)`,
   )
   for (const kind of ['req', 'event'] as const) {
     for (const target of ['direct', 'tunnel'] as const) {
       const t = r.throughput[kind][target]
-      const cpu = Object.entries(t.cpu)
-        .map(([name, v]) => `${name} ${percent(v)}`)
-        .join(', ')
+      const cpu = cpuText(t.cpu)
       out.push(
         `  WS throughput ${kind.padEnd(5)} ${target.padEnd(6)}: ${fmt(t.perSecond, 0)} msg/s, ` +
           `CPU ${cpu}; notices ${t.notices}, unanswered ${t.stuck}`,

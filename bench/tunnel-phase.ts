@@ -39,14 +39,16 @@ export interface TunnelResults {
     size: number
     /** Timed downloads of the whole file (not hashed), taking turns. */
     runs: Record<TunnelTarget, DownloadSample[]>
+    /** CPU per process (fraction of one core) over all timed runs of each target. */
+    cpu: Record<TunnelTarget, Record<string, number>>
     /** One hashed download each, and a hashed Range request through the tunnel. */
     intact: Record<TunnelTarget | 'range', DownloadSample>
     /** The proxy's VmRSS after forced GCs before the transfers, and the highest seen during. */
     rssBefore: number
     rssPeak: number
   }
-  /** Gateway sessions/requests that went through tunnels in the phase (its metrics), or NaN. */
-  tunnelled: number
+  /** Tunnels used in the phase by kind (gateway metrics): proof of the path taken. */
+  tunnelled: { ws: number; http: number }
 }
 
 // As run.ts's load proxy: the rate limiter is not what is measured.
@@ -153,20 +155,26 @@ export async function runTunnelPhase(
   }
 
   progress('tunnel 3/3 /drive downloads, direct and tunnelled')
-  const drive = await runDrive(plan, gateway, ready, dir)
+  const drive = await runDrive(plan, gateway, ready, dir, child.pid)
   const after = await gateway.metrics()
-  const tunnelled = TUNNEL_COUNTERS.reduce((n, name) => n + after.sum(name) - before.sum(name), 0)
+  const closed = (kind: string) =>
+    after.sum(TUNNELS_CLOSED, { kind }) - before.sum(TUNNELS_CLOSED, { kind })
+  // HTTP tunnels are kept alive by the agent for the next request: count the open ones too.
+  const tunnelled = {
+    ws: closed('ws'),
+    http: closed('http') + after.sum('hypertuna_gateway_tunnel_open', { kind: 'http' }),
+  }
   return { roundTrip: roundTrips, throughput, drive, tunnelled }
 }
 
-// Series the tunnel transport counts its opened tunnels in; absent until it exists (NaN-free 0).
-const TUNNEL_COUNTERS = ['hypertuna_gateway_tunnel_opened_total']
+const TUNNELS_CLOSED = 'hypertuna_gateway_tunnel_closed_total'
 
 async function runDrive(
   plan: BenchPlan,
   gateway: BenchGateway,
   ready: TunnelReady,
   dir: string,
+  workerPid: number,
 ): Promise<TunnelResults['drive']> {
   const path = `/drive/${ready.tunnelRelayKey}/${ready.file}`
   const urls: Record<TunnelTarget, string> = {
@@ -181,11 +189,26 @@ async function runDrive(
   const rssBefore = gateway.rss()
   const pid = gateway.child.pid
   const runs: Record<TunnelTarget, DownloadSample[]> = { direct: [], tunnel: [] }
+  const meter = new CpuMeter(
+    new Map([
+      ['proxy', pid],
+      ['worker', workerPid],
+    ]),
+  )
+  const busy: Record<TunnelTarget, Array<{ ms: number; cpu: Record<string, number> }>> = {
+    direct: [],
+    tunnel: [],
+  }
   const repeats = plan.quick ? 1 : 3
   for (let i = 0; i < repeats; i++) {
-    runs.direct.push(await measureDownload({ url: urls.direct, rssPid: pid }))
-    runs.tunnel.push(await measureDownload({ url: urls.tunnel, rssPid: pid }))
+    for (const target of ['direct', 'tunnel'] as const) {
+      meter.start()
+      const sample = await measureDownload({ url: urls[target], rssPid: pid })
+      busy[target].push({ ms: sample.ms, cpu: meter.stop() })
+      runs[target].push(sample)
+    }
   }
+  const cpu = { direct: meanCpu(busy.direct), tunnel: meanCpu(busy.tunnel) }
   // A Range from the middle, not aligned to anything.
   const start = Math.floor(ready.size / 3) + 7
   const end = Math.min(ready.size - 1, start + 10 * MIB + 12_345)
@@ -201,7 +224,19 @@ async function runDrive(
   }
   const all = [...runs.direct, ...runs.tunnel, ...Object.values(intact)]
   const rssPeak = Math.max(...all.map((s) => (Number.isNaN(s.rssPeak) ? 0 : s.rssPeak)))
-  return { size: ready.size, runs, intact, rssBefore, rssPeak }
+  return { size: ready.size, runs, cpu, intact, rssBefore, rssPeak }
+}
+
+// Time-weighted mean of each process's CPU share over several windows.
+function meanCpu(windows: Array<{ ms: number; cpu: Record<string, number> }>) {
+  const total = windows.reduce((n, w) => n + w.ms, 0)
+  const out: Record<string, number> = {}
+  for (const w of windows) {
+    for (const [name, share] of Object.entries(w.cpu)) {
+      out[name] = (out[name] ?? 0) + (share * w.ms) / total
+    }
+  }
+  return out
 }
 
 // The first session dials the worker; later ones find the link up.

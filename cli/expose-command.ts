@@ -29,7 +29,9 @@ unreachable.
 
 Options:
   --gateway <url>         the gateway's public base URL, e.g. https://gateway.example.com
-  --secret-file <file>    file holding the gateway's registration secret
+  --secret-file <file>    file holding the gateway's registration secret, or with
+                          --worker-id the worker account's secret
+  --worker-id <id>        sign as this worker account (hypertuna-gateway worker create)
   --relay-key <hex>       64-hex relay key (default: a new random one)
   --path <alias>          gatewayPath alias clients use instead of the key, e.g. myrelay
   --name <text>           relay name (default: the local relay's NIP-11 name)
@@ -45,6 +47,7 @@ ${TUNNEL_HELP}
   options: {
     gateway: { type: 'string' },
     'secret-file': { type: 'string' },
+    'worker-id': { type: 'string' },
     'relay-key': { type: 'string' },
     path: { type: 'string' },
     name: { type: 'string' },
@@ -73,7 +76,14 @@ async function expose(context: CommandContext): Promise<void> {
   const gateway = gatewayUrl(values, 'expose')
   const secretFile = stringFlag(values, 'secret-file')
   if (secretFile === undefined) throw usageError('expose: --secret-file is required')
-  const secret = readSecretFile(secretFile, 'the registration secret')
+  const workerId = stringFlag(values, 'worker-id')
+  if (workerId !== undefined && !/^[0-9a-f]{32}$/.test(workerId)) {
+    throw usageError('expose: --worker-id must be 32 lowercase hex characters')
+  }
+  const secret = readSecretFile(
+    secretFile,
+    workerId === undefined ? 'the registration secret' : 'the worker secret',
+  )
   const relayKey = (
     stringFlag(values, 'relay-key') ?? randomBytes(32).toString('hex')
   ).toLowerCase()
@@ -93,6 +103,7 @@ async function expose(context: CommandContext): Promise<void> {
     relayUrl,
     gateway,
     secret,
+    ...(workerId === undefined ? {} : { workerId }),
     relayKey,
     ...(path === undefined ? {} : { path }),
     ...(name === undefined ? {} : { name }),

@@ -19,6 +19,8 @@ export interface ExposeWorkerOptions {
   relayUrl: string
   gateway: string
   secret: string
+  /** Sign as this worker account (then `secret` is its secret). */
+  workerId?: string
   relayKey: string
   /** gatewayPath alias; the relay key is the path when absent. */
   path?: string
@@ -67,6 +69,7 @@ export class ExposeWorker {
     this.client = new RegistrarClient({
       registrarUrl: options.gateway,
       secret: options.secret,
+      ...(options.workerId === undefined ? {} : { workerId: options.workerId }),
       logger: options.logger,
     })
   }

@@ -10,8 +10,15 @@ import { Output } from './output.js'
 import { relayCommand } from './relay-command.js'
 import { statusCommand } from './status-command.js'
 import { tokenCommand } from './token-command.js'
+import { workerCommand } from './worker-command.js'
 
-const COMMANDS: readonly Command[] = [exposeCommand, tokenCommand, relayCommand, statusCommand]
+const COMMANDS: readonly Command[] = [
+  exposeCommand,
+  tokenCommand,
+  relayCommand,
+  workerCommand,
+  statusCommand,
+]
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {

@@ -39,14 +39,17 @@ const short = (key: string) => (key.length > 20 ? `${key.slice(0, 16)}…` : key
 /** `hypertuna-gateway relay list|show|remove`. */
 export const relayCommand: Command = {
   name: 'relay',
-  summary: 'List the relays registered on a gateway, show one, or remove one.',
+  summary: 'List the relays registered on a gateway, show one, remove one, or release one.',
   help: `Usage:
   hypertuna-gateway relay list --gateway <url> [--limit <n>] [--cursor <key>] [--all]
   hypertuna-gateway relay show <relay> --gateway <url>
   hypertuna-gateway relay remove <relay> --gateway <url>
+  hypertuna-gateway relay release <relay> --gateway <url>
 
 <relay> is a relay key or its gatewayPath alias. show lists the relay's workers with the link
-state each proxy reports, its live sessions and usage.
+state each proxy reports, its live sessions and usage. remove drops the registration (an owned
+relay stays its worker account's); release takes the relay from its owner, registration and
+all, so that the next registrant owns it.
 
 Options:
 ${GATEWAY_HELP}
@@ -61,8 +64,8 @@ ${GATEWAY_HELP}
   },
   async run(context: CommandContext) {
     const [action, relay, ...rest] = context.positionals
-    if (action !== 'list' && action !== 'show' && action !== 'remove') {
-      throw usageError('relay: the first argument must be list, show or remove')
+    if (action !== 'list' && action !== 'show' && action !== 'remove' && action !== 'release') {
+      throw usageError('relay: the first argument must be list, show, remove or release')
     }
     const gateway = gatewayUrl(context.values, `relay ${action}`)
     if (action === 'list') {
@@ -72,6 +75,16 @@ ${GATEWAY_HELP}
     if (relay === undefined || rest.length > 0)
       throw usageError(`relay ${action}: give one <relay>`)
     const admin = new AdminClient({ gateway, token: adminToken(context) })
+    if (action === 'release') {
+      const released = await admin.post<{ relayKey: string; workerId: string }>(
+        `/relays/${relaySegment(relay)}/release`,
+      )
+      context.out.result(
+        { ok: true, relayKey: released.relayKey, workerId: released.workerId },
+        `released ${released.relayKey} from worker ${released.workerId}`,
+      )
+      return
+    }
     if (action === 'remove') {
       const removed = await admin.delete<{ relayKey: string }>(`/relays/${relaySegment(relay)}`)
       context.out.result(

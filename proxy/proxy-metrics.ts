@@ -17,6 +17,7 @@ export type LimitName =
   | 'session_open_rate'
   | 'pubkey_message_rate'
   | 'subscriptions'
+  | 'tunnel_bytes_rate'
 
 /** How output reached a client (bounded label values). */
 export type DeliveryMode = 'response' | 'push' | 'poll'

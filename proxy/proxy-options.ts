@@ -31,6 +31,7 @@ export function proxyServerOptions(
       sessionLeaseMs: p.sessionLeaseMs,
       messagesPerSecond: p.messagesPerSecond,
       messageBurst: p.messageBurst,
+      tunnelBytesPerSecond: p.tunnelBytesPerSecond,
       linkWaitMs: p.linkWaitMs,
       pollIntervalMs: p.pollIntervalMs,
       legacyPipelineDepth: p.legacyPipelineDepth,

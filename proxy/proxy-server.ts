@@ -46,6 +46,8 @@ export interface ProxyLimits extends SenderLimitsConfig, SessionTuningConfig {
   messagesPerSecond: number
   /** Client messages a session may send at once above the sustained rate. */
   messageBurst: number
+  /** Bytes per second a tunnelled session may send to its worker (absent: unlimited). */
+  tunnelBytesPerSecond?: number
   /** Open subscriptions per session (strfry's default is 200). */
   maxSubscriptions: number
   /** How long a session's messages wait for a worker link (cold start, failover), in ms. */
@@ -151,6 +153,7 @@ export class ProxyServer {
       metrics: this.metrics,
       logger,
       maxFrameBytes: limits.maxFrameBytes,
+      bytesPerSecond: limits.tunnelBytesPerSecond ?? Infinity,
       linkWaitMs: limits.linkWaitMs,
     })
     this.#forwarder = new HttpForwarder({

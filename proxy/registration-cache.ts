@@ -156,8 +156,9 @@ export class RegistrationCache extends EventEmitter {
       this.#log.warn({ err, relayKey }, 'registration unavailable; its workers wait for a session')
       return
     }
-    if (registration === null) return
-    if (generation === this.#generation) this.#put(this.#relays, relayKey, registration)
+    // A later change makes this read old news; that change announces (or removes) on its own.
+    if (registration === null || generation !== this.#generation) return
+    this.#put(this.#relays, relayKey, registration)
     this.#announce(registration)
   }
 

@@ -76,6 +76,7 @@ export class RelaySession {
         link: () => this.#link,
         wantsOutput: () => this.#subs.size > 0 && this.#state !== 'closed',
         busy: () => this.#driving,
+        awaitingEose: () => this.#subs.awaitingEose(),
         deliver: (line) => this.#out.line(line, 'poll'),
         failed: (err, link) => {
           if (isRetryable(err) && link === this.#link) this.#requestMove((err as Error).message)
@@ -287,10 +288,14 @@ export class RelaySession {
   }
 
   #relayBatch(results: ReadonlyArray<PromiseSettledResult<RelayResponse>>): void {
+    let chase = false
     for (const result of results) {
       if (this.#state === 'closed') return
       if (result.status === 'fulfilled') {
-        this.#out.answer((this.#queue.shift() as { message: unknown[] }).message, result.value)
+        const { message } = this.#queue.shift() as { message: unknown[] }
+        this.#out.answer(message, result.value)
+        // The worker queued this REQ's output for the poll (session-poller.ts, chaseEose).
+        if (message[0] === 'REQ' && this.#subs.awaitingEose(message[1] as string)) chase = true
       } else if (!isRetryable(result.reason) || this.#state === 'draining') {
         const q = this.#queue.shift() as { message: unknown[] }
         this.#out.refuse(q.message, 'error', (result.reason as Error).message, true)
@@ -301,6 +306,7 @@ export class RelaySession {
         return
       }
     }
+    if (chase) this.#poller.chaseEose()
   }
 
   // Finds a worker (waiting, bounded, while none is up) and replays the open

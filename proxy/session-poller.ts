@@ -12,10 +12,19 @@ export interface PollTarget {
   wantsOutput(): boolean
   /** True while client messages are in flight (their answers carry output too). */
   busy(): boolean
+  /** True while an open subscription still waits for its EOSE. */
+  awaitingEose(): boolean
   deliver(line: string): void
   /** A poll failed on `link` with `err`. */
   failed(err: unknown, link: WorkerLink): void
 }
+
+/**
+ * Early polls after a REQ whose POST answer did not end it (no EOSE): a worker that queues a
+ * REQ's output for the poll would otherwise deliver it at the interval. Bounded per REQ answer,
+ * and every early poll keeps the session's gap ({@link EarlyPoll}).
+ */
+export const EOSE_CHASE_POLLS = 3
 
 /**
  * Legacy `GET /get/relay` polling for a session whose worker has no push:
@@ -28,6 +37,8 @@ export class SessionPoller {
   #timer: NodeJS.Timeout | null = null
   #polling = false
   #stopped = false
+  /** Early polls left for REQs answered without their EOSE. */
+  #chase = 0
   /** Early polls after an EVENT accepted through this gateway (poll-trigger.ts). */
   readonly #triggered: TriggeredPolls | null
 
@@ -61,6 +72,17 @@ export class SessionPoller {
       this.#timer = null
       void this.#poll()
     }, this.#intervalMs)
+  }
+
+  /**
+   * A REQ was answered without its EOSE: the worker may have queued the rest for the poll, so
+   * poll early, and again while a subscription still waits, {@link EOSE_CHASE_POLLS} in all.
+   */
+  chaseEose(): void {
+    const link = this.#target.link()
+    if (this.#triggered === null || link === null || link.pushes) return
+    this.#chase = EOSE_CHASE_POLLS - 1
+    this.#triggered.pollEarly()
   }
 
   stop(): void {
@@ -98,6 +120,12 @@ export class SessionPoller {
       else this.#target.failed(err, link)
     } finally {
       this.#polling = false
+    }
+    if (this.#chase > 0) {
+      if (this.#target.awaitingEose()) {
+        this.#chase--
+        this.#triggered?.pollEarly()
+      } else this.#chase = 0
     }
     this.schedule()
   }

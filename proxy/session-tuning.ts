@@ -33,7 +33,7 @@ export function sessionTuning(config: SessionTuningConfig, registry: Registry): 
     // Plain numbers on the hot path, published at scrape time.
     new Counter({
       name: 'hypertuna_gateway_proxy_triggered_polls_total',
-      help: 'Polls of legacy workers made early because an EVENT sent through this gateway was accepted',
+      help: 'Polls of legacy workers made early: an EVENT sent through this gateway was accepted, or a REQ was answered without its EOSE',
       registers: [registry],
       collect() {
         this.reset()

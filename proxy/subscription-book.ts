@@ -9,6 +9,7 @@ interface Subscription {
 }
 
 const SEEN_PER_SUBSCRIPTION = 256
+const CLOSED_REMEMBERED = 256
 
 /**
  * A session's open subscriptions, as the client opened them: what to replay
@@ -19,6 +20,8 @@ export class SubscriptionBook {
   readonly #subs = new Map<string, Subscription>()
   /** Ids open or about to open: what the per-session bound counts. */
   readonly #claims = new Set<string>()
+  /** Ids closed here lately (oldest first), whose late events are dropped. */
+  readonly #closed = new Set<string>()
   readonly #max: number
 
   constructor(maxSubscriptions = Infinity) {
@@ -45,6 +48,13 @@ export class SubscriptionBook {
     this.#claims.delete(subId)
   }
 
+  /** True while subscription `subId` (or, without one, any) is open and has had no EOSE yet. */
+  awaitingEose(subId?: string): boolean {
+    if (subId !== undefined) return this.#subs.get(subId)?.eose === false
+    for (const sub of this.#subs.values()) if (!sub.eose) return true
+    return false
+  }
+
   ids(): string[] {
     return [...this.#subs.keys()]
   }
@@ -61,7 +71,15 @@ export class SubscriptionBook {
     if (verb === 'REQ') {
       this.#subs.set(subId, { req: text, eose: false, seen: new Set() })
       this.#claims.add(subId)
-    } else if (verb === 'CLOSE') this.#subs.delete(subId)
+      this.#closed.delete(subId)
+    } else if (verb === 'CLOSE' && this.#subs.delete(subId)) this.#remember(subId)
+  }
+
+  #remember(subId: string): void {
+    this.#closed.add(subId)
+    if (this.#closed.size > CLOSED_REMEMBERED) {
+      this.#closed.delete(this.#closed.values().next().value as string)
+    }
   }
 
   /** False when a relay line repeats what this client already has. */
@@ -70,10 +88,13 @@ export class SubscriptionBook {
     if (verb !== 'EVENT' && verb !== 'EOSE' && verb !== 'CLOSED') return true
     const subId = lineSubscription(line, verb)
     const sub = subId === null ? undefined : this.#subs.get(subId)
-    if (sub === undefined) return true
+    // An event for a subscription closed here: a legacy worker queued it before the CLOSE,
+    // and the poll brought it after the client's CLOSE (or the relay's CLOSED).
+    if (sub === undefined) return verb !== 'EVENT' || !this.#closed.has(subId as string)
     if (verb === 'CLOSED') {
       this.#subs.delete(subId as string)
       this.#claims.delete(subId as string)
+      this.#remember(subId as string)
       return true
     }
     if (verb === 'EOSE') {
@@ -94,5 +115,6 @@ export class SubscriptionBook {
   clear(): void {
     this.#subs.clear()
     this.#claims.clear()
+    this.#closed.clear()
   }
 }

@@ -6,8 +6,13 @@ import { closeFrame, WsFrameScanner } from './ws-frame-scanner.js'
 export interface TunnelEdgeOptions {
   /** Largest client frame payload; a larger frame closes the session with 1009. */
   maxFrameBytes: number
-  /** A limit was hit (for metrics); the edge closes the session itself. */
-  onLimit?: (limit: 'frame_size') => void
+  /**
+   * Sustained client bytes per second; above it the client's socket is paused until the
+   * budget refills (bursts: one second's worth, at least one largest frame). Default unlimited.
+   */
+  bytesPerSecond?: number
+  /** A limit was hit (for metrics); the edge enforces it itself. */
+  onLimit?: (limit: 'frame_size' | 'tunnel_bytes_rate') => void
 }
 
 const NO_BYTES = Buffer.alloc(0)
@@ -35,6 +40,11 @@ export class TunnelEdge extends Duplex {
   #released = false
   /** The close code the gateway sent, if it closed the session. */
   closeCode: number | null = null
+  readonly #rate: number
+  readonly #burst: number
+  #budget: number
+  #refilledAt = performance.now()
+  #throttle: NodeJS.Timeout | null = null
   readonly #onData = (chunk: Buffer): void => this.#fromClient(chunk)
   readonly #onEnd = (): void => void this.push(null)
   readonly #onClose = (): void => void this.destroy()
@@ -44,6 +54,9 @@ export class TunnelEdge extends Duplex {
     this.#client = client
     this.#opts = opts
     this.#up = new WsFrameScanner((_opcode, length) => length <= opts.maxFrameBytes)
+    this.#rate = opts.bytesPerSecond ?? Infinity
+    this.#burst = Math.max(this.#rate, opts.maxFrameBytes)
+    this.#budget = this.#burst
     this.on('error', () => {})
     client.on('data', this.#onData)
     client.on('end', this.#onEnd)
@@ -102,7 +115,7 @@ export class TunnelEdge extends Duplex {
   }
 
   override _read(): void {
-    this.#client.resume()
+    if (this.#throttle === null) this.#client.resume()
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void) {
@@ -131,7 +144,7 @@ export class TunnelEdge extends Duplex {
     if (this.#phase === 'frames' && !this.#closeSent && !this.#workerClosed) {
       if (this.#down.atBoundary) this.closeWith(CloseCode.GOING_AWAY, 'worker went away')
       else this.#client.destroy() // half a frame: nothing valid can follow it
-    } else if (!this.#closeSent) this.#client.end()
+    } else if (!this.#closeSent) this.#send(NO_BYTES)
     callback()
   }
 
@@ -146,10 +159,14 @@ export class TunnelEdge extends Duplex {
     this.#pendingClose = null
     this.#detach()
     this.#client.end(last)
+    // A paused socket (backpressure, throttle) would never read the client's FIN and never close.
+    this.#client.resume()
     this.push(null)
   }
 
   #detach(): void {
+    if (this.#throttle !== null) clearTimeout(this.#throttle)
+    this.#throttle = null
     this.#client.off('data', this.#onData)
     this.#client.off('end', this.#onEnd)
     // 'close' stays: the edge lives as long as the client's socket.
@@ -164,5 +181,25 @@ export class TunnelEdge extends Duplex {
       }
     }
     if (!this.push(chunk)) this.#client.pause()
+    if (this.#rate !== Infinity) this.#spend(chunk.length)
+  }
+
+  // A token bucket refilled by the clock, so an idle or slow session costs no timer.
+  #spend(bytes: number): void {
+    const now = performance.now()
+    this.#budget = Math.min(
+      this.#burst,
+      this.#budget + ((now - this.#refilledAt) * this.#rate) / 1000,
+    )
+    this.#refilledAt = now
+    this.#budget -= bytes
+    if (this.#budget >= 0 || this.#throttle !== null) return
+    this.#opts.onLimit?.('tunnel_bytes_rate')
+    this.#client.pause()
+    const waitMs = Math.ceil((-this.#budget * 1000) / this.#rate)
+    this.#throttle = setTimeout(() => {
+      this.#throttle = null
+      if (this.readableLength < this.readableHighWaterMark) this.#client.resume()
+    }, waitMs)
   }
 }

@@ -26,6 +26,8 @@ export interface TunnelWsOptions {
   metrics: ProxyMetrics
   logger: Logger
   maxFrameBytes: number
+  /** Sustained bytes per second from a client towards its worker. */
+  bytesPerSecond: number
   /** How long an upgrade waits for a worker link (cold start). */
   linkWaitMs: number
 }
@@ -107,6 +109,7 @@ export class TunnelWs {
       socket,
       {
         maxFrameBytes: this.#o.maxFrameBytes,
+        bytesPerSecond: this.#o.bytesPerSecond,
         onLimit: (limit) => this.#o.metrics.limitHit(limit),
       },
       head,

@@ -4,13 +4,15 @@ import { issueClientToken } from '../shared/auth/client-token.js'
 import { RegistrarErrorCode } from '../shared/registrar-api/registrar-error-code.js'
 import type { Registration } from '../shared/store/gateway-store.js'
 import { adminTokenCheck } from './admin-auth.js'
+import { registerAdminWorkerRoutes } from './admin-worker-routes.js'
 import { gatewayStatus, pageOf, peerViews, relaySessions, relaySummary } from './admin-views.js'
 import type { RelayDetail } from './admin-views.js'
 import { notFoundHandler } from './error-handler.js'
 import { HttpError, relayNotFound } from './http-error.js'
 import { publicUrlOf } from './relay-routes.js'
-import { parseWith, requireSecret } from './route-context.js'
+import { parseWith } from './route-context.js'
 import type { RouteContext } from './route-context.js'
+import { signerOf } from './signer.js'
 
 /** Where the admin API lives (behind Caddy's `/api`). */
 export const ADMIN_PREFIX = '/api/admin'
@@ -106,7 +108,6 @@ export function registerAdminRoutes(
       })
 
       admin.post('/relays/:relayKey/tokens', async (request: RelayRequest) => {
-        const secret = requireSecret(context)
         const body = parseWith(tokenBody, request.body)
         const ttlSeconds = body.ttl ?? context.tokenDefaultTtlSeconds
         if (ttlSeconds > context.tokenMaxTtlSeconds) {
@@ -117,6 +118,12 @@ export function registerAdminRoutes(
           )
         }
         const { relayKey } = await resolve(context, request)
+        // The proxy checks an owned relay's tokens with its owner's secret.
+        const owner = await store.getRelayOwner(relayKey)
+        const secret =
+          owner === null
+            ? await sharedSecret(context)
+            : await context.accounts.secretOf(owner.workerId)
         const seq = await store.nextTokenSeq(relayKey)
         const issuedAt = context.now()
         const expiresAt = issuedAt + ttlSeconds * 1000
@@ -130,6 +137,8 @@ export function registerAdminRoutes(
         const state = await store.revokeTokens(relayKey, context.now())
         return { status: 'ok', relayKey, revokedAt: state.revokedAt, minSeq: state.minSeq }
       })
+
+      registerAdminWorkerRoutes(admin, context)
 
       admin.get('/sessions', async () => {
         const reports = await store.listProxyReports()
@@ -147,6 +156,11 @@ export function registerAdminRoutes(
   )
 }
 
+// Admin-minted tokens of unowned relays use the shared secret, which multi-tenant mode refuses.
+async function sharedSecret(context: RouteContext): Promise<string> {
+  return (await signerOf(context, undefined)).secret
+}
+
 // By relay key or gatewayPath alias, as clients name relays.
 async function resolve(context: RouteContext, request: RelayRequest): Promise<Registration> {
   const id = request.params.relayKey
@@ -158,13 +172,14 @@ async function resolve(context: RouteContext, request: RelayRequest): Promise<Re
 // One line per admin call, after the answer: who (address), what (route, relay), the outcome.
 // Bodies and headers are never logged: the answer of an issue call carries a token.
 async function audit(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const params = request.params as { relayKey?: unknown } | undefined
+  const params = request.params as { relayKey?: unknown; workerId?: unknown } | undefined
   request.log.info(
     {
       audit: 'admin',
       method: request.method,
       route: request.routeOptions.url ?? 'unmatched',
       relayKey: typeof params?.relayKey === 'string' ? params.relayKey : undefined,
+      workerId: typeof params?.workerId === 'string' ? params.workerId : undefined,
       ip: request.ip,
       statusCode: reply.statusCode,
       decision: reply.statusCode < 400 ? 'accepted' : 'rejected',

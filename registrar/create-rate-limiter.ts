@@ -1,9 +1,11 @@
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible'
+import { errorCode, reconnectDelay } from '../shared/store/redis-connection.js'
 import type { RequestRateLimiter } from './rate-limit-hook.js'
 
 const CONNECT_TIMEOUT_MS = 3_000
+const RECONNECT = { minMs: 100, maxMs: 5_000 }
 
 /** Options of {@link createRateLimiter}. */
 export interface CreateRateLimiterOptions {
@@ -39,10 +41,16 @@ export function createRateLimiter(options: CreateRateLimiterOptions): OwnedRateL
     maxRetriesPerRequest: 0,
     connectTimeout: CONNECT_TIMEOUT_MS,
     commandTimeout: 2_000,
-    retryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 5_000),
+    // Back as soon as a restarting Redis listens again (see reconnectDelay).
+    retryStrategy: (attempt: number) => reconnectDelay(attempt, lastCode, RECONNECT),
+  })
+  let lastCode: string | undefined
+  client.on('ready', () => {
+    lastCode = undefined
   })
   // Never log the error object: a failed AUTH carries the password.
   client.on('error', (err: Error) => {
+    lastCode = errorCode(err)
     options.logger.debug({ error: err.message }, 'rate limiter redis connection error')
   })
   const limiter = new RateLimiterRedis({

@@ -9,6 +9,8 @@ import type {
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { isUsableSecret } from '../shared/auth/hmac.js'
+import { WorkerSecretBox } from '../shared/auth/worker-secret-box.js'
+import { ErrorCode, GatewayError } from '../shared/errors.js'
 import type { GatewayConfig } from '../shared/config/gateway-config.js'
 import {
   CAPABILITIES_HEADER,
@@ -29,6 +31,7 @@ import { registerRelayRoutes } from './relay-routes.js'
 import { ReplayGuard } from './replay-guard.js'
 import type { RouteContext } from './route-context.js'
 import { registerTokenRoutes } from './token-routes.js'
+import { WorkerAccounts } from './worker-accounts.js'
 
 /** Settings of a {@link RegistrarServer}; {@link registrarServerOptions} reads them from config. */
 export interface RegistrarServerOptions {
@@ -58,6 +61,10 @@ export interface RegistrarServerOptions {
   publicUrl?: string
   /** Published at GET /api/gateway and in registration answers (kit workers dial out). */
   gateway?: GatewayDocument
+  /** AES-256-GCM key (64 hex) sealing worker secrets; empty or absent: no worker accounts. */
+  workerSecretKey?: string
+  /** Refuse the shared secret everywhere (needs `workerSecretKey`). Default false. */
+  multiTenant?: boolean
 }
 
 /** What a {@link RegistrarServer} is given rather than creates; the caller closes them. */
@@ -94,6 +101,8 @@ export function registrarServerOptions(config: GatewayConfig): RegistrarServerOp
     adminToken: config.admin.token,
     publicUrl: config.publicUrl,
     gateway: gatewayDocument(config),
+    workerSecretKey: config.registration.workerSecretKey,
+    multiTenant: config.registration.multiTenant,
   }
 }
 
@@ -115,11 +124,29 @@ export class RegistrarServer {
   #closing: Promise<void> | null = null
   #address: RegistrarAddress | null = null
 
+  /**
+   * @throws GatewayError `CONFIG_INVALID` for multi-tenant mode without an account key, or a
+   * malformed key.
+   */
   constructor(options: RegistrarServerOptions, dependencies: RegistrarServerDependencies) {
     this.#options = options
     this.#log = dependencies.logger
     const { store, registry, rateLimiter } = dependencies
     const now = dependencies.now ?? Date.now
+    const key = options.workerSecretKey ?? ''
+    const multiTenant = options.multiTenant ?? false
+    if (multiTenant && key === '') {
+      throw new GatewayError(
+        ErrorCode.CONFIG_INVALID,
+        'GATEWAY_MULTI_TENANT needs GATEWAY_WORKER_SECRET_KEY: without the shared secret only worker accounts sign',
+      )
+    }
+    const accounts = new WorkerAccounts({
+      store,
+      box: key === '' ? null : new WorkerSecretBox(key),
+      logger: dependencies.logger,
+      now,
+    })
     const retryAfterSeconds = options.retryAfterSeconds ?? 5
     this.#metrics = new RegistrarMetrics({
       registry,
@@ -142,6 +169,8 @@ export class RegistrarServer {
       }),
       now,
       gateway: options.gateway ?? { version: 1, gatewayKeys: [], relays: [] },
+      multiTenant,
+      accounts,
     }
     this.#app = this.#build(context, { store, registry, rateLimiter, retryAfterSeconds })
   }
@@ -181,7 +210,7 @@ export class RegistrarServer {
     if (bound === null || typeof bound === 'string') throw new Error('registrar bound no TCP port')
     const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
     this.#address = { host: bound.address, port: bound.port, url: `http://${host}:${bound.port}/` }
-    if (!isUsableSecret(this.#options.secret)) {
+    if (!isUsableSecret(this.#options.secret) && this.#options.multiTenant !== true) {
       this.#log.warn('no registration secret configured: every relay route answers 503')
     }
     return this.#address

@@ -4,6 +4,7 @@ import {
   verifyLegacyDelete,
   verifyRegistrationSignature,
 } from '../shared/auth/registration-signature.js'
+import { isWorkerId } from '../shared/auth/worker-credentials.js'
 import {
   PUBLIC_URL_HEADER,
   REGISTRATION_TTL_HEADER,
@@ -20,8 +21,10 @@ import type { Registration, RelayMetadata } from '../shared/store/gateway-store.
 import { HttpError, relayNotFound } from './http-error.js'
 import { countOutcome } from './outcome.js'
 import type { SignedRoute } from './registrar-metrics.js'
-import { parseWith, requireSecret, singleHeader } from './route-context.js'
+import { parseWith, singleHeader } from './route-context.js'
 import type { RouteContext } from './route-context.js'
+import { assertMayActOn, ownershipRefusal, relayOwnedError, signerOf } from './signer.js'
+import type { Signer } from './signer.js'
 import {
   ISSUED_AT_HEADER,
   gatewayPathProblem,
@@ -60,13 +63,14 @@ export function registerRelayRoutes(app: FastifyInstance, context: RouteContext)
   })
 
   app.get('/api/relays/:relayKey', async (request: RelayRequest) => {
-    const secret = requireSecret(context)
     const relayKey = pathRelayKey(request)
-    const { nonce, issuedAt, signature } = signedHeaders(context, request, 'get')
-    const fields = { relayKey, action: SignedAction.GET, nonce, issuedAt }
-    if (!verifySignedRequest(secret, fields, signature)) throw badSignature(context, 'get')
+    const { nonce, issuedAt, signature, workerId } = signedHeaders(context, request, 'get')
+    const signer = await signerOf(context, workerId)
+    const fields = withWorker({ relayKey, action: SignedAction.GET, nonce, issuedAt }, signer)
+    if (!verifySignedRequest(signer.secret, fields, signature)) throw badSignature(context, 'get')
     context.guard.assertFresh('get', issuedAt, RegistrarErrorCode.STALE_REQUEST)
     await context.guard.useNonce('get', `get:${relayKey}`, nonce)
+    await assertMayActOn(context, relayKey, signer)
     const registration = await context.store.getRegistration(relayKey)
     const ttlMs = registration === null ? null : await context.store.registrationTtl(relayKey)
     if (registration === null || ttlMs === null) throw relayNotFound()
@@ -92,14 +96,14 @@ export function registerRelayRoutes(app: FastifyInstance, context: RouteContext)
 }
 
 async function register(context: RouteContext, body: unknown, log: FastifyBaseLogger) {
-  const secret = requireSecret(context)
   const envelope = parseWith(registrationEnvelopeSchema, body)
   // The signature is checked over the body's own object, not the schema's copy of it.
   const raw = (body as { registration: Record<string, unknown> }).registration
   if (!isRelayKey(raw.relayKey)) throw invalidRelayKey()
+  const signer = await signerOf(context, raw.workerId)
   if (envelope.signature === undefined) throw missingSignature(context, 'register')
   // Over the object exactly as parsed, unknown legacy fields included.
-  if (!verifyRegistrationSignature(secret, raw, envelope.signature)) {
+  if (!verifyRegistrationSignature(signer.secret, raw, envelope.signature)) {
     throw badSignature(context, 'register')
   }
   const input = parseWith(registrationSchema, raw)
@@ -107,7 +111,7 @@ async function register(context: RouteContext, body: unknown, log: FastifyBaseLo
   context.guard.assertFresh('register', input.issuedAt, RegistrarErrorCode.STALE_REGISTRATION)
   const metadata = cleanMetadata(input)
   if (typeof metadata.gatewayPath === 'string') {
-    await assertGatewayPathFree(context, relayKey, metadata.gatewayPath)
+    await assertGatewayPathFree(context, relayKey, metadata.gatewayPath, signer)
   }
   await context.guard.useNonce('register', `register:${relayKey}`, input.nonce)
   const now = context.now()
@@ -121,16 +125,18 @@ async function register(context: RouteContext, body: unknown, log: FastifyBaseLo
     expiresAt: now + context.registrationTtlSeconds * 1000,
   }
   // The check above spares a nonce in the common case; this one settles a race atomically.
+  const options = { exclusiveAlias: true, workerId: signer.workerId }
   await context.store
-    .putRegistration(registration, context.registrationTtlSeconds, { exclusiveAlias: true })
+    .putRegistration(registration, context.registrationTtlSeconds, options)
     .catch((err: unknown) => {
-      // The store's refusal, in the registrar's words (status, message).
+      // The store's refusals, in the registrar's words (status, message).
       const taken = err instanceof GatewayError && err.code === ErrorCode.GATEWAY_PATH_TAKEN
-      throw taken ? pathTaken() : err
+      throw taken ? pathTaken() : ownershipRefusal(err)
     })
   log.info(
     {
       relayKey,
+      workerId: signer.workerId ?? undefined,
       peers: input.peers.length,
       gatewayPath: metadata.gatewayPath,
       decision: 'accepted',
@@ -148,13 +154,23 @@ function cleanMetadata(input: RegistrationInput): RelayMetadata {
   return metadata
 }
 
-async function assertGatewayPathFree(context: RouteContext, relayKey: string, path: string) {
+async function assertGatewayPathFree(
+  context: RouteContext,
+  relayKey: string,
+  path: string,
+  signer: Signer,
+) {
   const problem = gatewayPathProblem(path, relayKey)
   if (problem !== null) {
     throw new HttpError(400, RegistrarErrorCode.INVALID_GATEWAY_PATH, problem)
   }
-  const owner = await context.store.resolveRelay(path)
-  if (owner !== null && owner.relayKey !== relayKey) throw pathTaken()
+  const holder = await context.store.resolveRelay(path)
+  if (holder === null || holder.relayKey === relayKey) return
+  // Another registrant's relay: not merely taken, owned (the store settles lapsed claims).
+  if (holder.workerId !== undefined && holder.workerId !== signer.workerId) {
+    throw relayOwnedError()
+  }
+  throw pathTaken()
 }
 
 function pathTaken(): HttpError {
@@ -166,16 +182,31 @@ function pathTaken(): HttpError {
 }
 
 async function signedDelete(context: RouteContext, request: RelayRequest): Promise<void> {
-  const secret = requireSecret(context)
   const relayKey = pathRelayKey(request)
-  const { nonce, issuedAt, signature } = signedHeaders(context, request, 'delete')
-  if (!verifyDelete(secret, { relayKey, nonce, issuedAt }, signature)) {
-    throw badSignature(context, 'delete')
-  }
+  const { nonce, issuedAt, signature, workerId } = signedHeaders(context, request, 'delete')
+  const signer = await signerOf(context, workerId)
+  // An account signs the signDelete object plus its workerId; the shared secret, signDelete's.
+  const valid =
+    signer.workerId === null
+      ? verifyDelete(signer.secret, { relayKey, nonce, issuedAt }, signature)
+      : verifySignedRequest(
+          signer.secret,
+          withWorker({ relayKey, action: SignedAction.DELETE, nonce, issuedAt }, signer),
+          signature,
+        )
+  if (!valid) throw badSignature(context, 'delete')
   context.guard.assertFresh('delete', issuedAt, RegistrarErrorCode.STALE_REQUEST)
   await context.guard.useNonce('delete', `delete:${relayKey}`, nonce)
-  if (!(await context.store.removeRegistration(relayKey))) throw relayNotFound()
-  request.log.info({ relayKey, form: 'signed', decision: 'accepted' }, 'relay removed')
+  const removed = await context.store
+    .removeRegistration(relayKey, { workerId: signer.workerId })
+    .catch((err: unknown) => {
+      throw ownershipRefusal(err)
+    })
+  if (!removed) throw relayNotFound()
+  request.log.info(
+    { relayKey, workerId: signer.workerId ?? undefined, form: 'signed', decision: 'accepted' },
+    'relay removed',
+  )
 }
 
 // Legacy: answers 200 whether or not the relay was still registered, as the legacy registrar
@@ -185,8 +216,8 @@ async function legacyDelete(
   request: RelayRequest,
   warned: Set<string>,
 ): Promise<void> {
-  const secret = requireSecret(context)
   const relayKey = pathRelayKey(request)
+  const { secret } = await signerOf(context, undefined)
   if (!context.legacyDelete) {
     throw new HttpError(
       401,
@@ -199,7 +230,11 @@ async function legacyDelete(
   if (!verifyLegacyDelete(secret, relayKey, signature)) {
     throw badSignature(context, 'legacy_delete')
   }
-  const removed = await context.store.removeRegistration(relayKey)
+  const removed = await context.store
+    .removeRegistration(relayKey, { workerId: null })
+    .catch((err: unknown) => {
+      throw ownershipRefusal(err)
+    })
   if (!warned.has(relayKey)) {
     if (warned.size >= MAX_WARNED_RELAYS) warned.clear()
     warned.add(relayKey)
@@ -231,6 +266,14 @@ function signedHeaders(context: RouteContext, request: RelayRequest, route: Sign
   const nonce = singleHeader(request.headers[SignedHeader.NONCE])
   const issuedAtText = singleHeader(request.headers[SignedHeader.ISSUED_AT])
   const signature = singleHeader(request.headers[SignedHeader.SIGNATURE])
+  const workerId = singleHeader(request.headers[SignedHeader.WORKER_ID])
+  if (workerId !== undefined && !isWorkerId(workerId)) {
+    throw new HttpError(
+      400,
+      RegistrarErrorCode.INVALID_BODY,
+      'x-worker-id must be 32 lowercase hex characters',
+    )
+  }
   if (nonce === undefined || !NONCE_PATTERN.test(nonce)) {
     throw new HttpError(
       400,
@@ -246,7 +289,12 @@ function signedHeaders(context: RouteContext, request: RelayRequest, route: Sign
     )
   }
   if (signature === undefined) throw missingSignature(context, route)
-  return { nonce, issuedAt: Number(issuedAtText), signature }
+  return { nonce, issuedAt: Number(issuedAtText), signature, workerId }
+}
+
+// An account's signed object names it, so a signature never stands for another signer.
+function withWorker<T extends object>(fields: T, signer: Signer): T & { workerId?: string } {
+  return signer.workerId === null ? fields : { ...fields, workerId: signer.workerId }
 }
 
 function invalidRelayKey(): HttpError {

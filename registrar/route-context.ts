@@ -6,6 +6,7 @@ import type { z } from 'zod'
 import { HttpError } from './http-error.js'
 import type { RegistrarMetrics } from './registrar-metrics.js'
 import type { ReplayGuard } from './replay-guard.js'
+import type { WorkerAccounts } from './worker-accounts.js'
 
 /** What the route modules share: settings, store, metrics and the replay guard. */
 export interface RouteContext {
@@ -23,6 +24,9 @@ export interface RouteContext {
   now: () => number
   /** The gateway document (GET /api/gateway), also sent in registration answers. */
   gateway: GatewayDocument
+  /** Multi-tenant mode: the shared secret is refused everywhere. */
+  multiTenant: boolean
+  accounts: WorkerAccounts
 }
 
 const MAX_MESSAGE = 200

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { NONCE_PATTERN, SignedAction } from '../shared/registrar-api/signed-request.js'
+import { WORKER_ID_PATTERN } from '../shared/auth/worker-credentials.js'
 
 // docs/protocol.md section 3: a relay key is 64 hex characters or `<npub>:<name>`. Workers derive
 // the hex form from key bytes (always lowercase); upper case would make a second, distinct key.
@@ -64,6 +65,8 @@ const relayKey = z.string().refine(isRelayKey, {
 const nonce = z.string().regex(NONCE_PATTERN, 'must be 8-128 characters of [A-Za-z0-9_-]')
 const issuedAt = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
 const optionalText = z.string().max(4096).nullish()
+// The signing worker account (docs/registrar.md, tenancy); absent: the shared secret.
+const workerId = z.string().regex(WORKER_ID_PATTERN, 'must be 32 lowercase hex characters')
 
 // Metadata fields the proxy and UIs read are type-checked; anything else a worker sends is
 // kept as is (legacy workers add their own fields).
@@ -88,6 +91,7 @@ export const registrationSchema = z.looseObject({
     .min(1)
     .max(MAX_PEERS),
   metadata: metadataSchema.optional(),
+  workerId: workerId.optional(),
 })
 
 /** A parsed, shape-checked registration. */
@@ -112,6 +116,7 @@ export const tokenIssueSchema = z.strictObject({
   action: z.literal(SignedAction.TOKEN_ISSUE),
   nonce,
   issuedAt,
+  workerId: workerId.optional(),
   ttl: ttl.optional(),
   // A per-user token: the person (Nostr pubkey) and the worker's credential for them.
   pubkey: z
@@ -128,6 +133,7 @@ export const tokenRefreshSchema = z.strictObject({
   action: z.literal(SignedAction.TOKEN_REFRESH),
   nonce,
   issuedAt,
+  workerId: workerId.optional(),
   token: z.string().min(1).max(4096),
   ttl: ttl.optional(),
   signature,
@@ -139,7 +145,18 @@ export const tokenRevokeSchema = z.strictObject({
   action: z.literal(SignedAction.TOKEN_REVOKE),
   nonce,
   issuedAt,
+  workerId: workerId.optional(),
   signature,
+})
+
+/** Body of `POST /api/admin/workers`. */
+export const workerCreateSchema = z.strictObject({
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .regex(/^\P{Cc}*$/u, 'must not contain control characters'),
 })
 
 /** The `x-issued-at` header: decimal integer milliseconds, nothing else. */

@@ -8,12 +8,19 @@ import { isTokenRevoked } from '../shared/store/gateway-store.js'
 import { HttpError, relayNotFound } from './http-error.js'
 import { countOutcome } from './outcome.js'
 import type { TokenOperation } from './registrar-metrics.js'
-import { parseWith, requireSecret } from './route-context.js'
+import { parseWith } from './route-context.js'
 import type { RouteContext } from './route-context.js'
+import { assertMayActOn, signerOf } from './signer.js'
 import { isRelayKey, tokenIssueSchema, tokenRefreshSchema, tokenRevokeSchema } from './schemas.js'
 
 type TokenRequest = FastifyRequest<{ Params: { relayKey: string } }>
-type SignedBody = { relayKey: string; action: string; nonce: string; issuedAt: number }
+type SignedBody = {
+  relayKey: string
+  action: string
+  nonce: string
+  issuedAt: number
+  workerId?: string | undefined
+}
 
 /** A token the registrar handed out, as answered to the worker. */
 export interface IssuedToken {
@@ -46,8 +53,7 @@ export function registerTokenRoutes(app: FastifyInstance, context: RouteContext)
 
   app.post('/api/relays/:relayKey/tokens', (request: TokenRequest) =>
     counted('issue', async () => {
-      const secret = requireSecret(context)
-      const body = await authenticate(context, secret, request, tokenIssueSchema)
+      const { body, secret } = await authenticate(context, request, tokenIssueSchema)
       const ttlSeconds = tokenTtl(context, body.ttl)
       await requireRegistration(context, body.relayKey)
       const person = personOf(body)
@@ -65,8 +71,7 @@ export function registerTokenRoutes(app: FastifyInstance, context: RouteContext)
 
   app.post('/api/relays/:relayKey/tokens/refresh', (request: TokenRequest) =>
     counted('refresh', async () => {
-      const secret = requireSecret(context)
-      const body = await authenticate(context, secret, request, tokenRefreshSchema)
+      const { body, secret } = await authenticate(context, request, tokenRefreshSchema)
       const old = checkToken(context, secret, body.relayKey, body.token)
       const ttlSeconds = tokenTtl(context, body.ttl ?? lifetimeSeconds(old, context))
       await requireRegistration(context, body.relayKey)
@@ -88,8 +93,7 @@ export function registerTokenRoutes(app: FastifyInstance, context: RouteContext)
 
   app.post('/api/relays/:relayKey/tokens/revoke', (request: TokenRequest) =>
     counted('revoke', async () => {
-      const secret = requireSecret(context)
-      const body = await authenticate(context, secret, request, tokenRevokeSchema)
+      const { body } = await authenticate(context, request, tokenRevokeSchema)
       const state = await context.store.revokeTokens(body.relayKey, context.now())
       request.log.info(
         { relayKey: body.relayKey, minSeq: state.minSeq, decision: 'accepted' },
@@ -100,14 +104,14 @@ export function registerTokenRoutes(app: FastifyInstance, context: RouteContext)
   )
 }
 
-// Shape, then signature (over every field but `signature`), then freshness and nonce: only a
-// correctly signed request may use up a nonce.
+// Shape, then signature (over every field but `signature`, with the signer's secret), then
+// freshness and nonce: only a correctly signed request may use up a nonce. Then ownership:
+// tokens of an owned relay are its owner's to mint (with its secret) and revoke.
 async function authenticate<T extends SignedBody>(
   context: RouteContext,
-  secret: string,
   request: TokenRequest,
   schema: z.ZodType<T>,
-): Promise<T> {
+): Promise<{ body: T; secret: string }> {
   if (!isRelayKey(request.params.relayKey)) {
     throw new HttpError(
       400,
@@ -115,6 +119,8 @@ async function authenticate<T extends SignedBody>(
       'relayKey must be 64 lowercase hex characters or <npub>:<name>',
     )
   }
+  const signer = await signerOf(context, (request.body as { workerId?: unknown })?.workerId)
+  const { secret } = signer
   const body = parseWith(schema, request.body)
   if (body.relayKey !== request.params.relayKey) {
     throw new HttpError(
@@ -130,7 +136,8 @@ async function authenticate<T extends SignedBody>(
   }
   context.guard.assertFresh('token', body.issuedAt, RegistrarErrorCode.STALE_REQUEST)
   await context.guard.useNonce('token', `${body.action}:${body.relayKey}`, body.nonce)
-  return body
+  await assertMayActOn(context, body.relayKey, signer)
+  return { body, secret }
 }
 
 function tokenTtl(context: RouteContext, requested: number | undefined): number {

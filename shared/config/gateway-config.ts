@@ -45,6 +45,7 @@ export interface GatewayConfig {
     readonly maxSubscriptions: number
     readonly messagesPerSecond: number
     readonly messageBurst: number
+    readonly tunnelBytesPerSecond: number
     readonly linkWaitMs: number
     readonly pollIntervalMs: number
     readonly legacyPipelineDepth: number

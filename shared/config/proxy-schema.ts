@@ -95,6 +95,12 @@ export const proxySchema: convict.Schema<GatewayConfig['proxy']> = {
     default: 500,
     env: 'GATEWAY_PROXY_MESSAGE_BURST',
   },
+  tunnelBytesPerSecond: {
+    doc: 'Bytes per second a tunnelled session (tunnel extension) may send towards its worker, sustained; a client over it is slowed down (its socket paused), not closed. Bursts up to one second of it, or one largest frame.',
+    format: 'positive-int',
+    default: 1048576,
+    env: 'GATEWAY_PROXY_TUNNEL_BYTES_PER_SECOND',
+  },
   linkWaitMs: {
     doc: "How long a session's messages wait for a worker link (cold start, failover) before they are refused, in ms.",
     format: 'positive-int',
@@ -126,7 +132,8 @@ export const proxySchema: convict.Schema<GatewayConfig['proxy']> = {
     doc:
       'Event-triggered polling: after a worker without push accepts an EVENT sent through the ' +
       'gateway, its sessions with open subscriptions poll early, each at most once per this many ' +
-      'ms (50: at most 20 extra polls per second per session). 0 turns it off.',
+      'ms (50: at most 20 extra polls per second per session). The same bound holds the early ' +
+      'polls (at most 3) after a REQ whose answer lacks its EOSE. 0 turns both off.',
     format: 'nat',
     default: 50,
     env: 'GATEWAY_PROXY_TRIGGERED_POLL_GAP_MS',

@@ -12,6 +12,8 @@ export const RegistrarCapability = {
   REGISTRATION_GET: 'registration-get',
   /** Signed token issue, refresh and revoke under `/api/relays/:relayKey/tokens`. */
   TOKENS: 'tokens',
+  /** Requests may be signed by a worker account (`workerId`, `x-worker-id`); relays have owners. */
+  WORKER_ACCOUNTS: 'worker-accounts',
 } as const
 
 /** One of {@link RegistrarCapability}. */
@@ -45,4 +47,6 @@ export const SignedHeader = {
   NONCE: 'x-nonce',
   ISSUED_AT: 'x-issued-at',
   SIGNATURE: 'x-signature',
+  /** The signing worker account of a replay-proof DELETE or signed GET; absent: shared secret. */
+  WORKER_ID: 'x-worker-id',
 } as const

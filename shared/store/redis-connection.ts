@@ -3,6 +3,8 @@ import type { Logger } from 'pino'
 import { backoffDelay } from '../retry/backoff.js'
 import type { BackoffOptions } from '../retry/backoff.js'
 
+const WARN_EVERY_MS = 10_000
+
 /** Options of {@link RedisConnection}. */
 export interface RedisConnectionOptions {
   url: string
@@ -33,7 +35,9 @@ export class RedisConnection {
   #down = false
   #closed = false
   #attempts = 0
+  #warnedAt = 0
   #lastError: string | undefined
+  #lastCode: string | undefined
   #firstLive: Promise<void> | null = null
   #onLive: (() => void) | null = null
 
@@ -48,7 +52,7 @@ export class RedisConnection {
       enableOfflineQueue: false,
       // 0: the in-flight queue is flushed with an error on the first close, not resent later.
       maxRetriesPerRequest: 0,
-      retryStrategy: (attempt: number) => backoffDelay(attempt - 1, reconnect),
+      retryStrategy: (attempt: number) => reconnectDelay(attempt, this.#lastCode, reconnect),
       // Subscriptions are renewed by onReady, which knows when they are acknowledged.
       autoResubscribe: false,
     })
@@ -58,6 +62,7 @@ export class RedisConnection {
     })
     this.#on('error', (err: unknown) => {
       this.#lastError = errorText(err)
+      this.#lastCode = errorCode(err)
       this.#log.debug({ error: this.#lastError }, 'redis connection error')
     })
     this.#on('close', () => {
@@ -66,11 +71,14 @@ export class RedisConnection {
     })
     // Only the endpoint and the error text are logged: never the URL (it may carry a password)
     // nor error objects (a failed handshake carries the AUTH arguments). A long outage warns on
-    // the first attempt and every tenth.
+    // the first attempt and then every WARN_EVERY_MS (refused connects retry ten times a second).
     this.#on('reconnecting', (delayMs: unknown) => {
       if (this.#closed) return
       const attempt = ++this.#attempts
-      const level = attempt === 1 || attempt % 10 === 0 ? 'warn' : 'debug'
+      const now = Date.now()
+      const loud = attempt === 1 || now - this.#warnedAt >= WARN_EVERY_MS
+      if (loud) this.#warnedAt = now
+      const level = loud ? 'warn' : 'debug'
       this.#log[level]({ attempt, delayMs, error: this.#lastError }, 'redis down, reconnecting')
     })
   }
@@ -87,6 +95,7 @@ export class RedisConnection {
     this.#everLive = true
     this.#attempts = 0
     this.#lastError = undefined
+    this.#lastCode = undefined
     if (this.#down) {
       this.#down = false
       this.#log.info('redis connection restored')
@@ -151,6 +160,20 @@ export class RedisConnection {
   }
 }
 
+/**
+ * Delay before reconnect `attempt` (1-based). A refused connect means the host answers and
+ * Redis is not listening yet (restarting): retrying costs it nothing, so every `minMs`, and
+ * the link is back within that of Redis, however long the outage. Anything else (timeouts,
+ * unreachable host, errors after connecting) doubles up to `maxMs` with jitter.
+ */
+export function reconnectDelay(
+  attempt: number,
+  lastCode: string | undefined,
+  backoff: BackoffOptions,
+): number {
+  return lastCode === 'ECONNREFUSED' ? backoff.minMs : backoffDelay(attempt - 1, backoff)
+}
+
 /** `host:port` of a Redis URL, for logs; null unless a redis:// or rediss:// URL with a host. */
 export function redisEndpoint(url: string): string | null {
   let parsed: URL
@@ -169,4 +192,10 @@ export function errorText(err: unknown): string {
   const code = (err as { code?: unknown }).code
   const prefixed = typeof code === 'string' && !err.message.includes(code)
   return prefixed ? `${code}: ${err.message}` : err.message
+}
+
+/** The error's `code` (ECONNREFUSED, ...) when it has one. */
+export function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : undefined
 }

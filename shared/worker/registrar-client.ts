@@ -27,8 +27,16 @@ import { shareUrl } from './share-url.js'
 export interface RegistrarClientOptions {
   /** Base URL of the registrar (or of the gateway edge routing `/api` to it). */
   registrarUrl: string
-  /** The shared registration secret (`GATEWAY_REGISTRATION_SECRET`). */
+  /**
+   * The shared registration secret (`GATEWAY_REGISTRATION_SECRET`), or, with `workerId`, the
+   * worker account's own secret.
+   */
   secret: string
+  /**
+   * The worker account this worker signs as (docs/registrar.md, tenancy); its relays are then
+   * its own. Absent: the legacy shared secret.
+   */
+  workerId?: string
   logger?: Logger
   /** Clock for `issuedAt`, ms since the epoch. Default Date.now. */
   now?: () => number
@@ -120,6 +128,8 @@ const JSON_HEADERS = { 'content-type': 'application/json' }
 export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
   readonly #http: RegistrarHttp
   readonly #secret: string
+  // Spread into every signed object: an account's signatures name it.
+  readonly #signer: { workerId?: string }
   readonly #log: Logger | undefined
   readonly #now: () => number
   readonly #defaultTtl: number
@@ -136,6 +146,7 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
       options.fetch ?? fetch,
     )
     this.#secret = options.secret
+    this.#signer = options.workerId === undefined ? {} : { workerId: options.workerId }
     this.#log = options.logger
     this.#now = options.now ?? Date.now
     this.#defaultTtl = options.defaultTtlSeconds ?? 300
@@ -182,12 +193,24 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
     // A renewal that lands after the DELETE would bring the relay back until its TTL.
     await this.#renewals.forget(relayKey)
     const path = relayPath(relayKey)
-    if (await this.supports(RegistrarCapability.REPLAY_PROOF_DELETE)) {
+    if (
+      this.#signer.workerId !== undefined ||
+      (await this.supports(RegistrarCapability.REPLAY_PROOF_DELETE))
+    ) {
       const nonce = newNonce()
       const issuedAt = this.#now()
-      const signature = signDelete(this.#secret, { relayKey, nonce, issuedAt })
+      const signature =
+        this.#signer.workerId === undefined
+          ? signDelete(this.#secret, { relayKey, nonce, issuedAt })
+          : signRequest(this.#secret, {
+              relayKey,
+              action: SignedAction.DELETE,
+              nonce,
+              issuedAt,
+              ...this.#signer,
+            })
       const answer = await this.#http.call('DELETE', path, {
-        headers: signedHeaders(nonce, issuedAt, signature),
+        headers: this.#headers(nonce, issuedAt, signature),
         accept: [200, 404],
       })
       return { form: 'replay-proof', removed: answer.status === 200 }
@@ -207,9 +230,10 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
       action: SignedAction.GET,
       nonce,
       issuedAt,
+      ...this.#signer,
     })
     const answer = await this.#http.call('GET', relayPath(relayKey), {
-      headers: signedHeaders(nonce, issuedAt, signature),
+      headers: this.#headers(nonce, issuedAt, signature),
     })
     return answer.body as { registration: Registration; ttlMs: number }
   }
@@ -303,12 +327,15 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
   }
 
   async #register(relay: RelayToRegister): Promise<RegisterResult> {
+    if (this.#signer.workerId !== undefined)
+      await this.#require(RegistrarCapability.WORKER_ACCOUNTS)
     const registration = {
       relayKey: relay.relayKey,
       nonce: newNonce(),
       issuedAt: this.#now(),
       peers: [...relay.peers],
       metadata: { ...(relay.metadata ?? {}) },
+      ...this.#signer,
     }
     const signature = signRegistration(this.#secret, registration)
     const answer = await this.#http.call('POST', '/api/relays', {
@@ -341,12 +368,25 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
     suffix: string,
     extra: Record<string, unknown>,
   ): Promise<RegistrarAnswer> {
-    const fields = { relayKey, action, nonce: newNonce(), issuedAt: this.#now(), ...extra }
+    const fields = {
+      relayKey,
+      action,
+      nonce: newNonce(),
+      issuedAt: this.#now(),
+      ...extra,
+      ...this.#signer,
+    }
     const signature = signRequest(this.#secret, fields)
     return this.#http.call('POST', `${relayPath(relayKey)}/tokens${suffix}`, {
       headers: JSON_HEADERS,
       body: JSON.stringify({ ...fields, signature }),
     })
+  }
+
+  #headers(nonce: string, issuedAt: number, signature: string): Record<string, string> {
+    const headers = signedHeaders(nonce, issuedAt, signature)
+    const { workerId } = this.#signer
+    return workerId === undefined ? headers : { ...headers, [SignedHeader.WORKER_ID]: workerId }
   }
 
   async #require(capability: RegistrarCapabilityName): Promise<void> {

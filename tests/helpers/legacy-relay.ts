@@ -13,6 +13,13 @@ export interface LegacyRelayOptions {
   delayMs?: (message: unknown[]) => number
   /** Keep every output line per connectionKey in {@link LegacyRelay.output} (tests). */
   recordOutput?: boolean
+  /**
+   * Answer a REQ's POST with an empty body and queue its lines (stored events, EOSE) for the
+   * next `GET /get/relay`, this many ms after the POST was answered (0: at once), as a worker
+   * whose handlers send everything through the connection's queue does; `Infinity`: never (a
+   * worker that sends no EOSE). Default: the lines are the POST's answer.
+   */
+  reqOutputByPollMs?: number
 }
 
 /** What the worker saw, for tests of the gateway's ordering promises. */
@@ -49,16 +56,18 @@ export class LegacyRelay {
   constructor(backend: RelayBackend, opts: LegacyRelayOptions) {
     this.#backend = backend
     this.#opts = opts
-    this.#unsubscribe = backend.onOutput((key, line) => {
-      let queue = this.#queues.get(key)
-      if (queue === undefined) this.#queues.set(key, (queue = []))
-      queue.push(JSON.parse(line))
-      if (opts.recordOutput === true) {
-        const seen = this.output.get(key)
-        if (seen === undefined) this.output.set(key, [line])
-        else seen.push(line)
-      }
-    })
+    this.#unsubscribe = backend.onOutput((key, line) => this.#queued(key, line))
+  }
+
+  #queued(key: string, line: string): void {
+    let queue = this.#queues.get(key)
+    if (queue === undefined) this.#queues.set(key, (queue = []))
+    queue.push(JSON.parse(line))
+    if (this.#opts.recordOutput === true) {
+      const seen = this.output.get(key)
+      if (seen === undefined) this.output.set(key, [line])
+      else seen.push(line)
+    }
   }
 
   /** The LegacyPeer `respond` function. */
@@ -92,6 +101,8 @@ export class LegacyRelay {
     if (typeof key !== 'string' || !Array.isArray(message)) {
       return this.#lines(['["NOTICE","error: bad request"]'])
     }
+    const byPoll = this.#opts.reqOutputByPollMs
+    if (byPoll !== undefined && message[0] === 'REQ') return this.#queueLater(key, message, byPoll)
     const delay = this.#opts.delayMs?.(message) ?? 0
     if (delay <= 0 && this.#opts.delayMs === undefined) {
       return this.#lines(this.#backend.handleMessage(key, message) as string[])
@@ -103,6 +114,17 @@ export class LegacyRelay {
         resolve(this.#lines(this.#backend.handleMessage(key, message) as string[]))
       }, delay)
     })
+  }
+
+  #queueLater(key: string, message: unknown[], delayMs: number): Json {
+    // The subscription opens now; only its lines reach the queue later.
+    const lines = this.#backend.handleMessage(key, message) as string[]
+    const queue = () => {
+      for (const line of lines) this.#queued(key, line)
+    }
+    if (delayMs <= 0) queue()
+    else if (Number.isFinite(delayMs)) setTimeout(queue, delayMs)
+    return this.#lines([])
   }
 
   // Records what the gateway promised not to do (docs/protocol.md, ordering).

@@ -163,24 +163,34 @@ export function registrationBody(registration: Record<string, unknown>, secret =
   return { registration, signature: signRegistration(secret, registration) }
 }
 
-/** Headers of a replay-proof DELETE (signDelete) or signed GET. */
+/**
+ * Headers of a replay-proof DELETE (signDelete) or signed GET; with `workerId`, signed by that
+ * worker account (its id in the signed object and in `x-worker-id`).
+ */
 export function signedHeaders(
   action: 'get' | 'delete',
   relayKey: string,
   clock: ManualClock,
-  opts: { nonce?: string; issuedAt?: number; secret?: string } = {},
+  opts: { nonce?: string; issuedAt?: number; secret?: string; workerId?: string } = {},
 ): Record<string, string> {
   const nonce = opts.nonce ?? newNonce()
   const issuedAt = opts.issuedAt ?? clock.now()
   const secret = opts.secret ?? SECRET
-  const signature =
-    action === 'delete'
-      ? signDelete(secret, { relayKey, nonce, issuedAt })
-      : signRequest(secret, { relayKey, action, nonce, issuedAt })
+  const { workerId } = opts
+  let signature: string
+  if (workerId !== undefined) {
+    signature = signRequest(secret, { relayKey, action, nonce, issuedAt, workerId })
+  } else {
+    signature =
+      action === 'delete'
+        ? signDelete(secret, { relayKey, nonce, issuedAt })
+        : signRequest(secret, { relayKey, action, nonce, issuedAt })
+  }
   return {
     [SignedHeader.NONCE]: nonce,
     [SignedHeader.ISSUED_AT]: String(issuedAt),
     [SignedHeader.SIGNATURE]: signature,
+    ...(workerId === undefined ? {} : { [SignedHeader.WORKER_ID]: workerId }),
   }
 }
 

@@ -1,82 +1,41 @@
 import { expect } from 'chai'
 import { randomBytes } from 'node:crypto'
 import type { NostrEvent } from 'nostr-tools/core'
-import { ExampleRelay } from '../../shared/worker/example-relay.js'
-import { LegacyPeer } from '../helpers/legacy-peer.js'
-import { LegacyRelay } from '../helpers/legacy-relay.js'
+import { counter, lcg, startLegacyStack, verbIs } from '../helpers/legacy-stack.js'
+import type { LegacyStack, Line } from '../helpers/legacy-stack.js'
 import type { LegacyRelayOptions } from '../helpers/legacy-relay.js'
 import { note } from '../helpers/nostr.js'
-import { startProxyStack } from '../helpers/proxy-stack.js'
-import type { ProxyStack } from '../helpers/proxy-stack.js'
+import type { ProxyStack, startProxyStack } from '../helpers/proxy-stack.js'
 import { startTestnet } from '../helpers/testnet.js'
 import type { LocalTestnet } from '../helpers/testnet.js'
-import { rawClient } from '../helpers/ws-client.js'
 import type { RawClient } from '../helpers/ws-client.js'
-
-type Line = unknown[]
-const isLine = (m: unknown): m is Line => Array.isArray(m)
-const verbIs = (verb: string, sub?: string) => (m: unknown) =>
-  isLine(m) && m[0] === verb && (sub === undefined || m[1] === sub)
-
-/** A small deterministic generator, so a failing run can be replayed. */
-function lcg(seed: number): () => number {
-  let x = seed
-  return () => {
-    x = (x * 1_103_515_245 + 12_345) % 2 ** 31
-    return x / 2 ** 31
-  }
-}
-
-async function counter(stack: ProxyStack, name: string): Promise<number> {
-  const metric = await stack.registry.getSingleMetric(name)?.get()
-  return (metric?.values ?? []).reduce((sum, v) => sum + v.value, 0)
-}
 
 // Ordering under pipelining and event-triggered polls, against a worker as the field has
 // them (five slots, no extensions) whose handlers finish out of order.
 describe('proxy with a legacy worker: pipelining and event-triggered polls', function () {
   this.timeout(60_000)
   let testnet: LocalTestnet
-  let relay: ExampleRelay
-  let routes: LegacyRelay
-  let peer: LegacyPeer
+  let legacy: LegacyStack | undefined
+  let routes: LegacyStack['routes']
   let stack: ProxyStack
-  let relayKey: string
-  const clients: RawClient[] = []
 
   async function start(
     delayMs: LegacyRelayOptions['delayMs'],
     limits: Parameters<typeof startProxyStack>[1] = {},
   ): Promise<void> {
-    relayKey = randomBytes(32).toString('hex')
-    relay = new ExampleRelay()
-    routes = new LegacyRelay(relay, { relayKeys: [relayKey], delayMs, recordOutput: true })
-    peer = new LegacyPeer(testnet)
-    peer.respond = routes.respond
-    await peer.start()
-    stack = await startProxyStack(testnet, limits)
-    await stack.register(relayKey, [peer.publicKey])
+    legacy = await startLegacyStack(testnet, { delayMs, proxy: limits })
+    ;({ routes, stack } = legacy)
   }
 
-  async function client(): Promise<RawClient> {
-    const c = await rawClient(stack.url(relayKey, stack.token(relayKey, { n: clients.length })))
-    clients.push(c)
-    // The first message opens the worker link; the batches below then know the worker.
-    c.send(['REQ', 'warm', { kinds: [30_999] }])
-    await c.next(verbIs('EOSE', 'warm'))
-    return c
-  }
+  const client = (): Promise<RawClient> => (legacy as LegacyStack).client()
 
   beforeEach(async () => {
     testnet = await startTestnet()
   })
 
   afterEach(async () => {
-    for (const c of clients.splice(0)) c.ws.close()
-    await stack?.close()
-    routes?.close()
-    await peer?.close()
-    relay?.close()
+    await legacy?.close()
+    legacy = undefined
     await testnet.destroy()
   })
 
@@ -197,10 +156,13 @@ describe('proxy with a legacy worker: pipelining and event-triggered polls', fun
   })
 
   it('sends one message at a time to a relay whose pipelining is turned off', async () => {
-    await start(() => 3)
-    await stack.close()
-    stack = await startProxyStack(testnet, { limits: { legacyPipelineOff: [relayKey] } })
-    await stack.register(relayKey, [peer.publicKey])
+    const key = randomBytes(32).toString('hex')
+    legacy = await startLegacyStack(testnet, {
+      relayKey: key,
+      delayMs: () => 3,
+      proxy: { limits: { legacyPipelineOff: [key] } },
+    })
+    routes = legacy.routes
     const c = await client()
     for (let i = 0; i < 6; i++) c.send(['REQ', `one${i}`, { kinds: [1], limit: 1 }])
     await c.next(verbIs('EOSE', 'one5'))

@@ -1,5 +1,6 @@
 import { expect } from 'chai'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { download, fileRangeSha256, writePatternFile } from '../helpers/big-file.js'
@@ -110,6 +111,30 @@ describe('/drive through a tunnel to the worker HTTP service (http-proxy, loopba
     } finally {
       await cold.close()
     }
+  })
+
+  it('a client that leaves mid-transfer frees its tunnel and sockets; the next download is whole', async () => {
+    const socketsBefore = tcpSockets()
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`${base}/big.bin`, { agent: false }, (res) => {
+        let bytes = 0
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length
+          if (bytes >= 5 * MB) req.destroy()
+        })
+        res.on('error', () => {})
+        res.on('close', () => resolve())
+      })
+      req.on('error', (err) => (req.destroyed ? undefined : reject(err)))
+      req.end()
+    })
+    await waitUntil(() => stack.proxy.tunnels.size === 0 && tcpSockets() <= socketsBefore, {
+      timeoutMs: 10_000,
+      what: 'the abandoned transfer released',
+    })
+    const next = await download(`${base}/big.bin`, { headers: { range: 'bytes=0-1048575' } })
+    expect(next.status).to.equal(206)
+    expect(next.sha256).to.equal(await fileRangeSha256(file.path, 0, 1_048_575))
   })
 
   it('worker killed mid-transfer: the download fails (cut, not hung), nothing is left open, the proxy serves on', async () => {

@@ -17,6 +17,10 @@ import type { TestWorker } from '../helpers/worker.js'
 
 const MAX_FRAME = 64 * 1024
 
+function tcpSockets(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length
+}
+
 describe('tunnelled WebSocket sessions (http-proxy over a raw tunnel)', function () {
   this.timeout(60_000)
   let testnet: LocalTestnet
@@ -94,6 +98,7 @@ describe('tunnelled WebSocket sessions (http-proxy over a raw tunnel)', function
   })
 
   it('closes 1001 when the worker link is lost, so the client reconnects', async () => {
+    const sockets = tcpSockets()
     const client = await rawClient(stack.url(worker.relayKey, stack.token(worker.relayKey)))
     client.send(['REQ', 's', { kinds: [1] }])
     await client.next((m) => Array.isArray(m) && m[0] === 'EOSE')
@@ -103,6 +108,9 @@ describe('tunnelled WebSocket sessions (http-proxy over a raw tunnel)', function
     await waitUntil(() => stack.proxy.tunnels.size === 0 && local.clients === 0, {
       what: 'tunnel released after link loss',
     })
+    // The client's socket, the tunnel's and the relay's TCP sockets are all gone.
+    await waitUntil(() => tcpSockets() <= sockets, { what: 'sockets closed' })
+    expect(stack.pool.snapshot(worker.publicKey).sessions).to.equal(0)
   })
 
   it('refuses a client frame over the size limit at the edge with 1009', async () => {
@@ -123,6 +131,61 @@ describe('tunnelled WebSocket sessions (http-proxy over a raw tunnel)', function
     const [code, reason] = await client.closed
     await closing
     expect([code, reason]).to.deep.equal([1001, 'gateway shutting down'])
+  })
+
+  it('closes 4403 when the token is revoked', async () => {
+    const client = await rawClient(stack.url(worker.relayKey, stack.token(worker.relayKey)))
+    client.send(['REQ', 's', { kinds: [1] }])
+    await client.next((m) => Array.isArray(m) && m[0] === 'EOSE')
+    await stack.store.revokeTokens(worker.relayKey, Date.now() + 1_000)
+    const [code, reason] = await client.closed
+    expect([code, reason]).to.deep.equal([4403, 'token revoked'])
+  })
+
+  it('slows a client over the bytes/s budget down without losing a byte', async () => {
+    await stack.close()
+    stack = await startProxyStack(testnet, {
+      limits: { maxFrameBytes: MAX_FRAME, tunnelBytesPerSecond: 32 * 1024 },
+    })
+    await stack.register(worker.relayKey, [worker.publicKey])
+    await stack.pool.acquire(worker.publicKey)
+    const client = await rawClient(stack.url(worker.relayKey, stack.token(worker.relayKey)))
+    // Four 60 KB messages: the first fits the burst, the rest wait for the budget.
+    for (let i = 0; i < 4; i++) client.send(['NOTE', i, 'x'.repeat(60_000)])
+    await waitUntil(() => local.received.length === 4, { timeoutMs: 20_000, what: 'all sent' })
+    expect(local.received.map((m) => (JSON.parse(m) as unknown[])[1])).to.deep.equal([0, 1, 2, 3])
+    const hits = await stack.registry.getSingleMetric('hypertuna_gateway_proxy_limit_hits_total')
+    const rate = (await hits?.get())?.values.find((v) => v.labels.limit === 'tunnel_bytes_rate')
+    expect(rate?.value ?? 0).to.be.greaterThan(0)
+    client.ws.close()
+  })
+
+  it('sends a client that reconnects after a lost worker to another worker', async () => {
+    const local2 = await startLocalWsRelay()
+    const worker2 = await startWorker(testnet, {
+      relayKey: worker.relayKey,
+      tunnels: { [wsService(worker.relayKey)]: { port: local2.port } },
+    })
+    try {
+      await stack.register(worker.relayKey, [worker.publicKey, worker2.publicKey])
+      await stack.pool.acquire(worker2.publicKey)
+      const url = stack.url(worker.relayKey, stack.token(worker.relayKey))
+      const first = await rawClient(url)
+      first.send(['REQ', 's', { kinds: [1] }])
+      await first.next((m) => Array.isArray(m) && m[0] === 'EOSE')
+      const [served, other] = local.clients === 1 ? [worker, worker2] : [worker2, worker]
+      await served.close()
+      expect((await first.closed)[0]).to.equal(1001)
+      const again = await rawClient(url)
+      again.send(['REQ', 's', { kinds: [1] }])
+      await again.next((m) => Array.isArray(m) && m[0] === 'EOSE')
+      expect((served === worker ? local2 : local).clients).to.equal(1)
+      expect(stack.pool.snapshot(other.publicKey).sessions).to.equal(1)
+      again.ws.close()
+    } finally {
+      await worker2.close()
+      await local2.close()
+    }
   })
 
   it('still refuses a bad token before any tunnel opens (4403)', async () => {

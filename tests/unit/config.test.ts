@@ -64,6 +64,7 @@ describe('loadConfig', () => {
           maxSubscriptions: 200,
           messagesPerSecond: 50,
           messageBurst: 500,
+          tunnelBytesPerSecond: 1048576,
           linkWaitMs: 20000,
           pollIntervalMs: 1000,
           legacyPipelineDepth: 8,

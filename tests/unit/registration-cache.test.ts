@@ -131,6 +131,29 @@ describe('RegistrationCache (memory store, no network)', () => {
     expect((await cache.resolve('alias'))?.peers).to.deep.equal(['c'.repeat(64)])
   })
 
+  it('never announces a registration after its removal was heard', async () => {
+    // The announcement's read is held until the removal has been heard.
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const getRegistration = store.getRegistration.bind(store)
+    store.getRegistration = async (key: string) => {
+      const value = await getRegistration(key)
+      await held
+      return value
+    }
+    cache.start()
+    const heard: string[] = []
+    cache.on('registered', () => heard.push('registered'))
+    cache.on('removed', () => heard.push('removed'))
+    const removed = once(cache, 'removed')
+    await store.putRegistration(registration(clock), 60)
+    await store.removeRegistration(KEY)
+    await removed
+    release()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(heard).to.deep.equal(['removed'])
+  })
+
   it('start and close are idempotent; close leaves the feed and removes listeners', async () => {
     cache.start()
     cache.start()

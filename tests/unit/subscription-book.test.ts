@@ -35,6 +35,19 @@ describe('SubscriptionBook', () => {
     expect(book.size).to.equal(0)
   })
 
+  it('drops late events of a subscription closed here, by the client or the relay', () => {
+    const book = new SubscriptionBook()
+    book.track(['REQ', 'a', {}], '["REQ","a",{}]')
+    book.track(['REQ', 'b', {}], '["REQ","b",{}]')
+    book.track(['CLOSE', 'a'], '["CLOSE","a"]')
+    expect(book.admit(event('a', 1))).to.equal(false)
+    expect(book.admit('["CLOSED","b","error: gone"]')).to.equal(true)
+    expect(book.admit(event('b', 2))).to.equal(false)
+    // Reopened: its events are wanted again.
+    book.track(['REQ', 'a', {}], '["REQ","a",{}]')
+    expect(book.admit(event('a', 1))).to.equal(true)
+  })
+
   it('keeps a bounded window of delivered ids', () => {
     const book = new SubscriptionBook()
     book.track(['REQ', 'a', {}], '["REQ","a",{}]')
