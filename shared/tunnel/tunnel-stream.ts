@@ -211,12 +211,18 @@ export class TunnelStream extends Duplex {
   }
 
   #onCredit(n: number): void {
+    // Credit is only ever given back for bytes sent: more is a broken or hostile peer.
+    if (this.#sendWindow + n > TUNNEL_WINDOW) return this.#violation('credit beyond the window')
     this.#sendWindow += n
     this.#flush()
   }
 
   #onData(bytes: Uint8Array): void {
     if (this.#receivedEnd || this.destroyed) return
+    // The window bounds this side's memory only if it is enforced: a peer ignoring it is reset.
+    if (this.stats.bytesIn + bytes.byteLength - this.#granted > TUNNEL_WINDOW) {
+      return this.#violation('data beyond the window')
+    }
     this.stats.bytesIn += bytes.byteLength
     this.push(bytes)
   }
@@ -230,6 +236,10 @@ export class TunnelStream extends Duplex {
       this.#granted += owed
       this.#credit.send(owed)
     }
+  }
+
+  #violation(message: string): void {
+    this.destroy(new GatewayError(ErrorCode.TUNNEL_RESET, `tunnel peer sent ${message}`))
   }
 
   #onEnd(): void {
