@@ -5,9 +5,9 @@ import { OwnerPeers } from './owner-peers.js'
 import { OwnerSecrets } from './owner-secrets.js'
 import type { SecretOpener } from './owner-secrets.js'
 import { OwnerSessions } from './owner-sessions.js'
+import type { OwnerSessionsOptions } from './owner-sessions.js'
 import type { ProxyMetrics } from './proxy-metrics.js'
 import type { RegistrationCache } from './registration-cache.js'
-import type { SessionRegistry } from './session-registry.js'
 
 /** Options of {@link OwnerGuard}. */
 export interface OwnerGuardOptions {
@@ -16,7 +16,7 @@ export interface OwnerGuardOptions {
   opener: SecretOpener | null
   cache: RegistrationCache
   pool: Pick<PeerPool, 'allow' | 'disallow'>
-  sessions: Pick<SessionRegistry, 'list'>
+  sessions: OwnerSessionsOptions['sessions']
   metrics: ProxyMetrics
   logger: Logger
 }

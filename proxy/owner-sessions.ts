@@ -2,12 +2,19 @@ import type { Logger } from 'pino'
 import { CloseCode } from './close-codes.js'
 import type { OwnerSecrets } from './owner-secrets.js'
 import type { ProxyMetrics } from './proxy-metrics.js'
-import type { SessionRegistry } from './session-registry.js'
+import type { SessionIdentity } from './session-context.js'
+
+/** A live session, relayed or tunnelled, as far as its owner's account is concerned. */
+export interface OwnedSession {
+  readonly identity: SessionIdentity
+  close(code: number, reason: string, notice?: string): void
+}
 
 /** Options of {@link OwnerSessions}. */
 export interface OwnerSessionsOptions {
   owners: Pick<OwnerSecrets, 'on' | 'off' | 'secret'>
-  sessions: Pick<SessionRegistry, 'list'>
+  /** Every live session: relay-v2 ones and tunnelled ones alike. */
+  sessions: { list(): Iterable<OwnedSession> }
   metrics: ProxyMetrics
   logger: Logger
 }

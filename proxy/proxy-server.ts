@@ -130,7 +130,8 @@ export class ProxyServer {
       opener: opts.workerSecrets ?? null,
       cache: this.#cache,
       pool,
-      sessions: this.sessions,
+      // Tunnelled sessions end with the account too (the tunnel is built below; list is lazy).
+      sessions: { list: () => [...this.sessions.list(), ...this.#tunnelWs.list()] },
       metrics: this.metrics,
       logger,
     })

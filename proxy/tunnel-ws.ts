@@ -137,6 +137,14 @@ export class TunnelWs {
   }
 
   /** Closes every tunnelled session with `code` (shutdown: 1001). */
+  /** Live tunnelled sessions, each closable with a code (for a disabled account's sessions). */
+  list(): Array<{ identity: SessionIdentity; close(code: number, reason: string): void }> {
+    return [...this.#sessions].map((s) => ({
+      identity: s.identity,
+      close: (code: number, reason: string) => s.edge.closeWith(code, reason),
+    }))
+  }
+
   closeAll(code: number, reason: string): void {
     for (const s of [...this.#sessions]) s.edge.closeWith(code, reason)
   }
