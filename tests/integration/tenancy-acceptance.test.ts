@@ -7,6 +7,8 @@ import { SignedAction } from '../../shared/registrar-api/signed-request.js'
 import type { GatewayStore } from '../../shared/store/gateway-store.js'
 import { MemoryStore } from '../../shared/store/memory-store.js'
 import { RedisStore } from '../../shared/store/redis-store.js'
+import { wsService } from '../../shared/tunnel/tunnel-wire.js'
+import { startLocalWsRelay } from '../helpers/local-ws-relay.js'
 import { nostrSession as session, refusal, served } from '../helpers/nostr-session.js'
 import { startProxyStack } from '../helpers/proxy-stack.js'
 import type { ProxyStack } from '../helpers/proxy-stack.js'
@@ -185,6 +187,37 @@ for (const kind of ['MemoryStore', 'RedisStore'] as const) {
       expect((await live.closed)[0]).to.equal(4403)
       expect((await refusal(stack.url(w.relayKey, token)))[0]).to.equal(4404)
       expect((await refusal(stack.url('acc-r', token)))[0]).to.equal(4404)
+    })
+
+    it("disabling A also ends A's tunnelled WebSocket sessions (4403)", async () => {
+      const a = await account('a')
+      const local = await startLocalWsRelay()
+      try {
+        const relayKey = randomBytes(32).toString('hex')
+        const w = await startWorker(testnet, {
+          relayKey,
+          tunnels: { [wsService(relayKey)]: { port: local.port } },
+        })
+        workers.push(w)
+        expect((await registerAs(a, { relayKey, peers: [w.publicKey] })).status).to.equal(200)
+        let tunnels = 0
+        stack.proxy.tunnels.on('open', () => tunnels++)
+        // A warm link, so the session tunnels (a cold first one goes relay-v2).
+        await stack.pool.acquire(w.publicKey)
+        const minted = await tokenAs(a, relayKey)
+        const live = await session(stack.url(relayKey, minted.body.token as string))
+        expect(live.relay).to.not.equal(null)
+        expect(tunnels).to.be.greaterThan(0)
+        const disabled = await call(registrar, {
+          method: 'DELETE',
+          url: `/api/admin/workers/${a.workerId}`,
+          headers: ADMIN,
+        })
+        expect(disabled.status, JSON.stringify(disabled.body)).to.equal(200)
+        expect((await live.closed)[0]).to.equal(4403)
+      } finally {
+        await local.close()
+      }
     })
 
     it('multi-tenant mode: the proxy takes no shared-secret token at all; accounts work', async () => {
