@@ -10,22 +10,12 @@ import type { ProxyMetrics } from './proxy-metrics.js'
 import type { RegistrationCache } from './registration-cache.js'
 import { pathIdentifiers } from './relay-target.js'
 import type { TunnelHttp } from './tunnel-http.js'
+import { HOP_BY_HOP_HEADERS } from './hop-by-hop.js'
 
 // Request headers worth passing to a worker; never credentials or cookies.
 const FORWARDED = ['accept', 'accept-encoding', 'range', 'if-none-match', 'if-modified-since']
-// RFC 9110 7.6.1 connection-specific headers, plus framing we set ourselves.
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'content-length',
-])
+// Connection-specific headers, plus framing we set ourselves.
+const HOP_BY_HOP = new Set([...HOP_BY_HOP_HEADERS, 'content-length'])
 const MAX_ATTEMPTS = 3
 /** Query parameter naming the relay of an avatar: `/pfp/<file>?relay=<identifier>`. */
 export const PFP_RELAY_PARAM = 'relay'

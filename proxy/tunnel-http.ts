@@ -6,6 +6,7 @@ import type { PeerPool } from '../shared/swarm/peer-pool.js'
 import { ErrorCode, GatewayError } from '../shared/errors.js'
 import { httpService } from '../shared/tunnel/tunnel-wire.js'
 import type { ForwardMetrics } from './http-forwarder.js'
+import { HOP_BY_HOP_HEADERS } from './hop-by-hop.js'
 
 /** The part of the proxy's TunnelClient (proxy/tunnel-client.ts) HTTP forwarding uses. */
 export interface HttpTunnels {
@@ -49,18 +50,6 @@ const FORWARDED = new Set([
   'if-range',
   'if-none-match',
   'if-modified-since',
-])
-// RFC 9110 7.6.1 connection-specific headers: the client's connection is not the worker's.
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
 ])
 
 interface Pending {
@@ -175,7 +164,7 @@ export class TunnelHttp {
     this.#o.metrics.httpForwards.inc({ route, status: `${Math.floor(status / 100)}xx` })
     const headers: Record<string, string | string[]> = {}
     for (const [name, value] of Object.entries(proxyRes.headers)) {
-      if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value
+      if (value !== undefined && !HOP_BY_HOP_HEADERS.has(name)) headers[name] = value
     }
     res.writeHead(status, headers)
     pending.settle({ answered: true })
