@@ -48,6 +48,11 @@ export const Capability = {
   RELAY_INFO: 'relay-info',
   /** Ours: raw byte streams to local TCP services the worker names (shared/tunnel). */
   TUNNEL: 'tunnel',
+  /**
+   * Ours: a link the gateway replaces is drained, not dropped: the worker writes its last
+   * push there, then acknowledges (shared/protocol/handover-frames.ts).
+   */
+  HANDOVER: 'handover',
 } as const
 
 export type Headers = Record<string, string>

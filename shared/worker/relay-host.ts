@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import type Hyperswarm from 'hyperswarm'
 import type { PeerDiscovery } from 'hyperswarm'
 import type { Logger } from 'pino'
+import { isHandoverFrame } from '../protocol/handover-frames.js'
 import { RelayChannel } from '../protocol/relay-channel.js'
 import { Router } from '../protocol/router.js'
 import type { RouteRequest, RouteResponse } from '../protocol/router.js'
@@ -11,6 +12,7 @@ import type { JsonObject } from '../protocol/wire.js'
 import { TunnelHost } from '../tunnel/tunnel-host.js'
 import type { TunnelTarget } from '../tunnel/tunnel-host.js'
 import { GatewayLink } from './gateway-link.js'
+import { LinkRetirement } from './link-retirement.js'
 import type { GatewayTargets } from './gateway-link.js'
 import type { FileResponse, HostedRelay } from './relay-backend.js'
 
@@ -23,6 +25,8 @@ export interface RelayHostOptions {
   push?: boolean
   /** Offer the text-body extension (UTF-8 bodies as JSON strings). Default true. */
   textBody?: boolean
+  /** Offer the handover extension (a link the gateway replaces is drained). Default true. */
+  handover?: boolean
   /** Checks a client token for a relay (header `x-auth-token`); default accepts all. */
   verifyToken?: (token: string | undefined, relayKey: string) => boolean
   /** Queued output lines kept per connection for polling; oldest dropped past it. */
@@ -78,6 +82,7 @@ export class RelayHost {
   #discovery: PeerDiscovery | null = null
   #sweep: NodeJS.Timeout | null = null
   #gatewayLink: GatewayLink | null = null
+  readonly #retirement = new LinkRetirement()
   #closed = false
 
   constructor(opts: RelayHostOptions) {
@@ -89,6 +94,7 @@ export class RelayHost {
     if (opts.textBody !== false) this.#capabilities.push(Capability.TEXT_BODY)
     // Messages of one connectionKey are handled in arrival order (see #post).
     this.#capabilities.push(Capability.PIPELINE)
+    if (opts.handover !== false) this.#capabilities.push(Capability.HANDOVER)
     if (opts.relays?.some((r) => r.info !== undefined))
       this.#capabilities.push(Capability.RELAY_INFO)
     if (opts.tunnels !== undefined && Object.keys(opts.tunnels).length > 0) {
@@ -238,6 +244,7 @@ export class RelayHost {
     let target: RelayChannel | null = null
     for (const c of this.#channels) {
       if (this.#gatewayOf.get(c) !== gateway || c.closed || !c.supports(Capability.PUSH)) continue
+      if (this.#retirement.retired(c)) continue
       target = c
     }
     if (target === null) return
@@ -301,6 +308,7 @@ export class RelayHost {
   }
 
   #onWsFrame(channel: RelayChannel, frame: JsonObject): void {
+    if (isHandoverFrame(frame)) return this.#handOver(channel)
     // Only gateways that negotiated push may use the close frame.
     if (!channel.supports(Capability.PUSH)) return
     const key = frame.connectionKey
@@ -309,6 +317,18 @@ export class RelayHost {
     if (state === undefined) return
     this.#clients.delete(key)
     state.relay.backend.closeConnection(key)
+  }
+
+  // The gateway replaces this link (`handover`): once the posts it sent here are answered (on
+  // it), every session's pushes move to its other link, and the acknowledgement is the last
+  // thing this one carries.
+  #handOver(channel: RelayChannel): void {
+    const states = [...this.#clients.values()].filter((s) => s.channel === channel)
+    this.#retirement.retire(channel, states, () => {
+      for (const state of this.#clients.values())
+        if (state.channel === channel) state.channel = null
+      this.#rehome(this.#gatewayOf.get(channel) ?? null)
+    })
   }
 
   #output(key: string, line: string): void {

@@ -67,7 +67,7 @@ describe('RelayHost answers the legacy vector frames', () => {
     const open = (end.written[0] as Buffer).toString()
     expect(open).to.include('"isServer":true')
     expect(open).to.include(
-      '"capabilities":["http","websocket","health","push","text-body","pipeline"]',
+      '"capabilities":["http","websocket","health","push","text-body","pipeline","handover"]',
     )
   })
 
