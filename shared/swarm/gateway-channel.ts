@@ -8,8 +8,8 @@ import type { PeerPolicy } from './peer-policy.js'
 
 /**
  * The gateway's side of a relay channel on `stream`: its worker-originated
- * events are re-emitted on `events`, and a channel the peer closes takes the
- * stream down with it.
+ * events are re-emitted on `events` (wsframes go to `onWsFrame` when given),
+ * and a channel the peer closes takes the stream down with it.
  */
 export function createGatewayChannel(
   stream: NoiseSecretStream,
@@ -17,6 +17,7 @@ export function createGatewayChannel(
   events: EventEmitter,
   logger: Logger,
   peer: string,
+  onWsFrame: (frame: JsonObject) => void = (frame) => events.emit('wsframe', frame),
 ): RelayChannel {
   const channel = new RelayChannel(stream, {
     isServer: false,
@@ -25,7 +26,7 @@ export function createGatewayChannel(
     requestTimeoutMs: policy.requestTimeoutMs,
     healthTimeoutMs: policy.healthTimeoutMs,
   })
-  channel.on('wsframe', (frame: JsonObject) => events.emit('wsframe', frame))
+  channel.on('wsframe', onWsFrame)
   channel.on('telemetry', (payload: JsonObject) => events.emit('telemetry', payload))
   channel.on('protocol-error', (err: GatewayError) => {
     events.emit('protocol-error', err)

@@ -40,3 +40,29 @@ export function addLinkBytes(
   stats.bytesReceived += link.bytesReceived
   stats.bytesSent += link.bytesSent
 }
+
+/** A peer's bytes so far: its closed links' (in `stats`) plus the current link's. */
+export function liveBytes(
+  stats: Pick<MutablePeerStats, 'bytesReceived' | 'bytesSent'>,
+  stream: NoiseSecretStream | null,
+): { received: number; sent: number } {
+  const link = linkCounters(stream)
+  return {
+    received: stats.bytesReceived + link.bytesReceived,
+    sent: stats.bytesSent + link.bytesSent,
+  }
+}
+
+/** UDX packets of the current link (acknowledgements included). */
+export function livePackets(stream: NoiseSecretStream | null): {
+  received: number
+  sent: number
+  retransmitted: number
+} {
+  const link = linkCounters(stream)
+  return {
+    received: link.packetsReceived,
+    sent: link.packetsSent,
+    retransmitted: link.packetsRetransmitted,
+  }
+}

@@ -7,7 +7,8 @@ import { backoffDelay } from '../retry/backoff.js'
 import { closeStream } from './close-stream.js'
 import { createGatewayChannel } from './gateway-channel.js'
 import { identifyGateway } from './identify-gateway.js'
-import { addLinkBytes, linkCounters } from './link-counters.js'
+import { HandoverSlot } from './link-handover.js'
+import { addLinkBytes, liveBytes, livePackets } from './link-counters.js'
 import { PeerLiveness } from './peer-liveness.js'
 import type { PeerHost, PeerPolicy } from './peer-policy.js'
 import { createPeerStats, dialErrorCode, ewma, relayWorthy, routeClass } from './peer-stats.js'
@@ -25,7 +26,7 @@ export type { PeerHost, PeerPolicy } from './peer-policy.js'
  * Events: `state` (state, previous), `dial` (outcome, code, relayed),
  * `request` (route, outcome, seconds | null), `health` (ok, rttMs | null),
  * `link-lost` (reason), `protocol-error` (err), `wsframe` (frame),
- * `telemetry` (object).
+ * `telemetry` (object), `handover` (outcome) when a replaced link has been drained.
  */
 export class PeerConnection extends EventEmitter {
   readonly key: string
@@ -38,6 +39,8 @@ export class PeerConnection extends EventEmitter {
   /** An inbound link waiting to replace the open one once its channel opens. */
   #incoming: NoiseSecretStream | null = null
   #channel: RelayChannel | null = null
+  /** A replaced link being drained (the `handover` extension), if any. */
+  readonly #handover: HandoverSlot
   #attempt = 0
   #preferRelay = false
   #retryTimer: NodeJS.Timeout | null = null
@@ -50,6 +53,13 @@ export class PeerConnection extends EventEmitter {
     this.key = publicKey.toString('hex')
     this.#policy = policy
     this.#host = host
+    this.#handover = new HandoverSlot(policy.handoverGraceMs, {
+      deliver: (frame) => this.emit('wsframe', frame),
+      ended: (outcome, stream) => {
+        addLinkBytes(this.#stats, stream)
+        this.emit('handover', outcome)
+      },
+    })
     this.#liveness = new PeerLiveness(policy, this.#stats, {
       peer: this.key,
       logger: host.logger,
@@ -145,6 +155,8 @@ export class PeerConnection extends EventEmitter {
 
   /** Sends a request over the open channel, tracking load, latency and outcome. */
   async request(req: OutgoingRequest, timeoutMs?: number): Promise<RelayResponse> {
+    // While a replaced link drains, new requests wait for it (about a round trip).
+    if (this.#handover.holding) return this.#handover.defer(() => this.request(req, timeoutMs))
     const route = routeClass(req.path)
     // The common case, an open channel, costs no promise or closure here.
     if (!this.isOpen) {
@@ -180,12 +192,18 @@ export class PeerConnection extends EventEmitter {
       throw err
     } finally {
       stats.inflight--
+      this.#handover.callSettled(channel)
       this.emit('request', route, outcome, (performance.now() - started) / 1000)
     }
   }
 
   /** Sends a wsframe object; false when not open or backed up. */
   sendWsFrame(frame: JsonObject): boolean {
+    if (this.#handover.holding) {
+      // In order with the requests held before it (a session's CLOSEs, then its close frame).
+      this.#handover.later(() => this.#channel?.sendWsFrame(frame))
+      return true
+    }
     return this.#channel?.sendWsFrame(frame) ?? false
   }
 
@@ -207,6 +225,7 @@ export class PeerConnection extends EventEmitter {
     const streams = [this.#incoming, this.#stream].filter((s) => s !== null)
     this.#incoming = null
     await Promise.all(streams.map(closeStream))
+    await this.#handover.abort()
     this.removeAllListeners()
   }
 
@@ -250,7 +269,9 @@ export class PeerConnection extends EventEmitter {
         stream.destroy(new GatewayError(ErrorCode.PEER_KEY_MISMATCH, 'remote key mismatch'))
         return
       }
-      const channel = createGatewayChannel(stream, this.#policy, this, log, this.key)
+      const channel = createGatewayChannel(stream, this.#policy, this, log, this.key, (frame) =>
+        this.#handover.intercept(channel, frame) ? null : this.emit('wsframe', frame),
+      )
       await channel.opened()
       if (!this.#current(stream)) return
       this.#promote(stream, channel, inbound, relayed)
@@ -269,13 +290,14 @@ export class PeerConnection extends EventEmitter {
     relayed: boolean,
   ): void {
     const previous = this.#stream
+    const previousChannel = this.#channel
     if (this.#incoming === stream) {
       this.#incoming = null
       this.#stream = stream
       // The replaced link's close is ignored: it is no longer current.
       if (previous !== null && previous !== stream) {
-        addLinkBytes(this.#stats, previous)
-        previous.destroy()
+        if (!this.#handover.replace(previous, previousChannel, channel))
+          addLinkBytes(this.#stats, previous)
       }
     }
     this.#channel = channel
@@ -309,6 +331,8 @@ export class PeerConnection extends EventEmitter {
     const wasOpen = this.#channel !== null
     this.#stream = null
     this.#channel = null
+    // The link that took over failed: what drains has nowhere to go; what waited finds no link.
+    void this.#handover.abort()
     this.#liveness.stop()
     if (this.#closed) return
     if (wasOpen) {
@@ -384,20 +408,11 @@ export class PeerConnection extends EventEmitter {
 
   /** Live byte counters: closed links plus the current one, for scrape-time metrics. */
   liveBytes(): { received: number; sent: number } {
-    const link = linkCounters(this.#stream)
-    return {
-      received: this.#stats.bytesReceived + link.bytesReceived,
-      sent: this.#stats.bytesSent + link.bytesSent,
-    }
+    return liveBytes(this.#stats, this.#stream)
   }
 
   /** UDX packets of the current link (acknowledgements included), for idle-traffic figures. */
   livePackets(): { received: number; sent: number; retransmitted: number } {
-    const link = linkCounters(this.#stream)
-    return {
-      received: link.packetsReceived,
-      sent: link.packetsSent,
-      retransmitted: link.packetsRetransmitted,
-    }
+    return livePackets(this.#stream)
   }
 }

@@ -22,6 +22,11 @@ export interface PeerPolicy {
   backoff: BackoffOptions
   /** Announce ourselves with `POST /identify-gateway` on open. */
   identify: boolean
+  /**
+   * Longest drain of a replaced link (`handover`): the worker's acknowledgement and the calls
+   * still on it; new requests to the peer wait meanwhile, ms.
+   */
+  handoverGraceMs: number
 }
 
 /** What a connection needs from its pool. */
@@ -45,6 +50,7 @@ export const DEFAULT_PEER_POLICY: PeerPolicy = {
     Capability.PIPELINE,
     Capability.RELAY_INFO,
     Capability.TUNNEL,
+    Capability.HANDOVER,
   ],
   requestTimeoutMs: 30_000,
   healthTimeoutMs: 5_000,
@@ -56,4 +62,5 @@ export const DEFAULT_PEER_POLICY: PeerPolicy = {
   probeTimeoutMs: 1_500,
   backoff: { minMs: 500, maxMs: 30_000 },
   identify: true,
+  handoverGraceMs: 5_000,
 }

@@ -9,40 +9,7 @@ import type { PeerHost, PeerPolicy } from '../../shared/swarm/peer-connection.js
 import { DEFAULT_PEER_POLICY } from '../../shared/swarm/peer-policy.js'
 import type { PeerState } from '../../shared/swarm/select-peer.js'
 import { FramedEnd } from '../helpers/framed-pair.js'
-
-/** A NoiseSecretStream stand-in: framed, in memory, acknowledgements under test control. */
-class StubStream extends FramedEnd {
-  readonly remotePublicKey: Buffer
-  readonly rawStream = null
-  readonly opened: Promise<boolean>
-  keepAlives = 0
-  acks = true
-  #open: (ok: boolean) => void = () => {}
-
-  constructor(remoteKey: Buffer) {
-    super()
-    this.remotePublicKey = remoteKey
-    this.opened = new Promise((resolve) => (this.#open = resolve))
-    this.once('close', () => this.#open(false))
-  }
-
-  open(): void {
-    this.#open(true)
-  }
-
-  /** Fails the dial the way HyperDHT does: an error with a code, then close. */
-  fail(code: string): void {
-    this.destroy(Object.assign(new Error(code), { code }))
-  }
-
-  sendKeepAlive(): void {
-    this.keepAlives++
-  }
-
-  flush(): Promise<boolean> {
-    return this.acks ? Promise.resolve(true) : new Promise(() => {})
-  }
-}
+import { StubStream } from '../helpers/stub-stream.js'
 
 /** Pairs `stream` with an in-memory worker answering GET /x. */
 function serve(stream: StubStream): RelayChannel {
