@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events'
 import { Counter, Gauge, Histogram } from 'prom-client'
 import type { Registry } from 'prom-client'
 import type { PeerConnection } from './peer-connection.js'
+import type { HandoverOutcome } from './link-handover.js'
 import type { DialOutcome, LinkLoss, RequestOutcome, RouteClass } from './peer-stats.js'
 import type { PeerState } from './select-peer.js'
 
@@ -34,6 +35,7 @@ export class PoolMetrics {
   readonly #dialFailures: Counter<'code' | 'path'>
   readonly #inbound: Counter<'outcome'>
   readonly #linkLost: Counter<'reason'>
+  readonly #handovers: Counter<'outcome'>
   readonly #transitions: Counter<'to'>
   readonly #healthChecks: Counter<'outcome'>
   readonly #healthLatency: Histogram
@@ -97,6 +99,12 @@ export class PoolMetrics {
       name: 'hypertuna_gateway_pool_links_lost_total',
       help: 'Open links dropped, by reason (closed, probe: transport stopped acknowledging, health, replaced)',
       labelNames: ['reason'],
+      registers,
+    })
+    this.#handovers = new Counter({
+      name: 'hypertuna_gateway_pool_handovers_total',
+      help: 'Replaced links drained (handover), by outcome (acked; closed: the old link went first; timeout; aborted)',
+      labelNames: ['outcome'],
       registers,
     })
     this.#transitions = new Counter({
@@ -201,6 +209,7 @@ export class PoolMetrics {
       ],
       ['state', (to: PeerState) => this.#transitions.inc({ to })],
       ['link-lost', (reason: LinkLoss) => this.#linkLost.inc({ reason })],
+      ['handover', (outcome: HandoverOutcome) => this.#handovers.inc({ outcome })],
       ['protocol-error', () => this.#protocolErrors.inc()],
     ]
     for (const [event, fn] of listeners) conn.on(event, fn)

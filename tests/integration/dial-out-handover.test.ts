@@ -81,10 +81,11 @@ describe('dial-out: pushes written into a link the gateway replaces (loopback te
   })
 
   async function setup(hostOpts: Partial<RelayHostOptions> = {}) {
+    const registry = new Registry()
     const pool = new PeerPool({
       swarm: testnet.createSwarm(),
       logger: pino({ level: 'silent' }),
-      registry: new Registry(),
+      registry,
       healthIntervalMs: 60_000,
     })
     closers.push(() => pool.close())
@@ -103,11 +104,11 @@ describe('dial-out: pushes written into a link the gateway replaces (loopback te
       swarm.once('connection', (s: NoiseSecretStream) => resolve(s)),
     )
     await host.start()
-    return { pool, backend, host, dialled }
+    return { pool, registry, backend, host, dialled }
   }
 
   it('delivers every push the worker wrote into the replaced link, once and in order per session', async () => {
-    const { pool, backend, host, dialled } = await setup()
+    const { pool, registry, backend, host, dialled } = await setup()
     // Link one: the gateway dials the registered worker.
     pool.warm([host.publicKey])
     await waitState(pool, host.publicKey, 'ready')
@@ -188,5 +189,7 @@ describe('dial-out: pushes written into a link the gateway replaces (loopback te
     expect(sent.get(CHAIN)).to.be.greaterThan(TAIL)
     // Drained and acknowledged, not cut off by the grace period.
     expect(handovers).to.deep.equal(['acked'])
+    const metric = await registry.getSingleMetric('hypertuna_gateway_pool_handovers_total')?.get()
+    expect(metric?.values.map((v) => [v.labels.outcome, v.value])).to.deep.equal([['acked', 1]])
   })
 })
