@@ -97,11 +97,11 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
   #closed = false
   /** Both ends speak `pipeline`, so the remote sends (and reads) batches: see #coalesce. */
   #coalescing = false
-  /** Answers and frames sent in this tick (see #coalesce). */
-  #tickSends = 0
-  readonly #endTick = (): void => {
-    if (this.#tickSends > 1) this.#channel.uncork()
-    this.#tickSends = 0
+  /** Messages sent in this turn of the event loop (see #coalesce). */
+  #turnSends = 0
+  readonly #endTurn = (): void => {
+    if (this.#turnSends > 1) this.#channel.uncork()
+    this.#turnSends = 0
   }
 
   constructor(streamOrMux: unknown, opts: RelayChannelOptions<Ctx>) {
@@ -225,7 +225,10 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
       headers: req.headers ?? EMPTY_HEADERS,
       body: req.body ?? null,
     }
-    if (!this.#closed) this.#request.send(requestEnvelope(message, this.#textBody))
+    if (!this.#closed) {
+      this.#coalesce()
+      this.#request.send(requestEnvelope(message, this.#textBody))
+    }
     return promise
   }
 
@@ -249,20 +252,15 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
   /**
    * Holds this connection's writes until the matching {@link uncork}, then sends them as one
    * Protomux batch (one stream write): for several requests leaving at once. Every Protomux
-   * peer reads batches; a lone message is best sent uncorked (it keeps the plain frame).
+   * peer reads batches; a lone message is best sent uncorked (it keeps the plain frame). Towards
+   * a `pipeline` peer the channel batches a whole turn of the loop by itself (see #coalesce).
    */
   cork(): void {
     if (!this.#closed) this.#channel.cork()
   }
 
   uncork(): void {
-    if (this.#closed) return
-    this.#channel.uncork()
-    // The caller wants its batch out now: flush this tick's coalesced answers with it.
-    if (this.#tickSends > 1) {
-      this.#channel.uncork()
-      this.#tickSends = 1
-    }
+    if (!this.#closed) this.#channel.uncork()
   }
 
   /** Sends a wsframe object. Returns false when the stream is backed up. */
@@ -400,20 +398,21 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
     this.#response.send(responseEnvelope(message, this.#textBody))
   }
 
-  // The answers to a pipelined batch (it arrives as one Protomux batch, and its handlers settle
-  // in one tick) and the pushes one event fans out to are sent in the same tick; each sent alone
-  // is its own secret-stream frame: an encrypt and a write here, a decrypt and a parse at the far
-  // end, the larger part of the link's CPU per message (bench/README.md). The first message of a
-  // tick still leaves at once, so a lone answer waits for nothing; from the second on the channel
-  // corks, and the rest leave as one Protomux batch when the tick ends. No time is lost on the
-  // wire: UDX holds a packet that is not full until the loop's next prepare phase anyway.
+  // Everything this channel sends in one turn of the event loop (requests of all the sessions
+  // whose client frames arrived in one poll phase, the answers to a pipelined batch, the pushes
+  // one event fans out to) shares one secret-stream frame: each message sent alone is an encrypt
+  // and a write here, a decrypt and a parse at the far end, the larger part of the link's CPU per
+  // message (bench/README.md). The first message of a turn still leaves at once, so a lone
+  // message keeps its plain frame; from the second on the channel corks, and the rest leave as
+  // one Protomux batch in the check phase. No time is lost on the wire: UDX holds a packet that
+  // is not full until the next prepare phase, which comes after the check phase.
   // Only towards a peer that negotiated `pipeline` (it sends batches itself): what a legacy peer
-  // receives stays frame for frame what it always did.
+  // receives stays what it always did.
   #coalesce(): void {
     if (!this.#coalescing) return
-    if (this.#tickSends === 0) process.nextTick(this.#endTick)
-    else if (this.#tickSends === 1) this.#channel.cork()
-    this.#tickSends++
+    if (this.#turnSends === 0) setImmediate(this.#endTurn)
+    else if (this.#turnSends === 1) this.#channel.cork()
+    this.#turnSends++
   }
 
   #timestamp(): string {
