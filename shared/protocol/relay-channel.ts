@@ -4,6 +4,8 @@ import type { Channel, ProtomuxMessage } from 'protomux'
 import { ErrorCode, GatewayError } from '../errors.js'
 import { Envelope } from './envelope.js'
 import { PendingCalls } from './pending-calls.js'
+import { toRelayResponse } from './route-response.js'
+import { TurnCork } from './turn-cork.js'
 import type { PendingKind } from './pending-calls.js'
 import type { Router, RouteResponse } from './router.js'
 import { splitPath } from './router.js'
@@ -97,12 +99,11 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
   #closed = false
   /** Both ends speak `pipeline`, so the remote sends (and reads) batches: see #coalesce. */
   #coalescing = false
-  /** Messages sent in this turn of the event loop (see #coalesce). */
-  #turnSends = 0
-  readonly #endTurn = (): void => {
-    if (this.#turnSends > 1) this.#channel.uncork()
-    this.#turnSends = 0
-  }
+  /** Shares one frame among a loop turn's sends (see #coalesce). */
+  readonly #turn = new TurnCork(
+    () => this.#channel.cork(),
+    () => this.#channel.uncork(),
+  )
 
   constructor(streamOrMux: unknown, opts: RelayChannelOptions<Ctx>) {
     super()
@@ -375,44 +376,14 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
 
   #respond(req: RelayRequest, res: RouteResponse): void {
     if (this.#closed) return
-    let headers = res.headers ?? {}
-    let body: Body = null
-    const raw = res.body
-    // Text stays text: with `text-body` it goes out as a JSON string without a Buffer between.
-    if (Buffer.isBuffer(raw) || typeof raw === 'string') body = raw
-    else if (raw !== null && raw !== undefined) {
-      body = JSON.stringify(raw)
-      if (headers['content-type'] === undefined)
-        headers = { ...headers, 'content-type': 'application/json' }
-    }
-    if (req.method === 'HEAD') {
-      // No body on HEAD, but say how long it would have been.
-      if (body !== null && headers['content-length'] === undefined) {
-        const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length
-        headers = { ...headers, 'content-length': String(length) }
-      }
-      body = null
-    }
-    const message: RelayResponse = { id: req.id, statusCode: res.statusCode, headers, body }
     this.#coalesce()
-    this.#response.send(responseEnvelope(message, this.#textBody))
+    this.#response.send(responseEnvelope(toRelayResponse(req, res), this.#textBody))
   }
 
-  // Everything this channel sends in one turn of the event loop (requests of all the sessions
-  // whose client frames arrived in one poll phase, the answers to a pipelined batch, the pushes
-  // one event fans out to) shares one secret-stream frame: each message sent alone is an encrypt
-  // and a write here, a decrypt and a parse at the far end, the larger part of the link's CPU per
-  // message (bench/README.md). The first message of a turn still leaves at once, so a lone
-  // message keeps its plain frame; from the second on the channel corks, and the rest leave as
-  // one Protomux batch in the check phase. No time is lost on the wire: UDX holds a packet that
-  // is not full until the next prepare phase, which comes after the check phase.
-  // Only towards a peer that negotiated `pipeline` (it sends batches itself): what a legacy peer
-  // receives stays what it always did.
+  // Only towards a peer that negotiated `pipeline` (it sends batches itself): what a legacy
+  // peer receives stays what it always did.
   #coalesce(): void {
-    if (!this.#coalescing) return
-    if (this.#turnSends === 0) setImmediate(this.#endTurn)
-    else if (this.#turnSends === 1) this.#channel.cork()
-    this.#turnSends++
+    if (this.#coalescing) this.#turn.sending()
   }
 
   #timestamp(): string {
