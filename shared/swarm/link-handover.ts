@@ -6,10 +6,19 @@ import type { JsonObject } from '../protocol/wire.js'
 import { closeStream } from './close-stream.js'
 
 /**
- * How a handover ended: the worker acknowledged, the old link closed before it did, the grace
- * period ran out, or it was cut short (the new link failed, another replaced it, pool closed).
+ * How a handover ended: the worker acknowledged, the old link closed before it did, its
+ * transport stopped acknowledging (the worker had lost it: it redialled), the grace period ran
+ * out, or it was cut short (the new link failed, another replaced it, pool closed).
  */
-export type HandoverOutcome = 'acked' | 'closed' | 'timeout' | 'aborted'
+export type HandoverOutcome = 'acked' | 'closed' | 'lost' | 'timeout' | 'aborted'
+
+/** How long a handover may hold traffic back. */
+export interface HandoverTiming {
+  /** Longest wait for the worker's acknowledgement and the calls on the old link, ms. */
+  graceMs: number
+  /** The old link's transport must acknowledge the handover frame within this, ms. */
+  probeTimeoutMs: number
+}
 
 /** What one handover reports to its slot. */
 interface HandoverHost {
@@ -27,12 +36,12 @@ export interface HandoverEvents {
 
 /** One connection's handovers: at most one replaced link drains at a time. */
 export class HandoverSlot {
-  readonly #graceMs: number
+  readonly #timing: HandoverTiming
   readonly #events: HandoverEvents
   #current: LinkHandover | null = null
 
-  constructor(graceMs: number, events: HandoverEvents) {
-    this.#graceMs = graceMs
+  constructor(timing: HandoverTiming, events: HandoverEvents) {
+    this.#timing = timing
     this.#events = events
   }
 
@@ -57,7 +66,7 @@ export class HandoverSlot {
       previous.destroy()
       return false
     }
-    const handover = new LinkHandover(previous, from, to, this.#graceMs, {
+    const handover = new LinkHandover(previous, from, to, this.#timing, {
       deliver: (frame) => this.#events.deliver(frame),
       ended: (ended, outcome) => {
         if (this.#current === ended) this.#current = null
@@ -111,31 +120,40 @@ export class LinkHandover {
   /** The new link's channel. */
   readonly #to: RelayChannel
   readonly #host: HandoverHost
-  readonly #graceMs: number
+  readonly #timing: HandoverTiming
   readonly #held: Array<() => void> = []
   readonly #frames: JsonObject[] = []
   #outcome: HandoverOutcome | null = null
   #timer: NodeJS.Timeout | null = null
+  #probe: NodeJS.Timeout | null = null
 
   constructor(
     stream: NoiseSecretStream,
     channel: RelayChannel,
     to: RelayChannel,
-    graceMs: number,
+    timing: HandoverTiming,
     host: HandoverHost,
   ) {
     this.stream = stream
     this.channel = channel
     this.#to = to
-    this.#graceMs = graceMs
+    this.#timing = timing
     this.#host = host
   }
 
   /** Tells the worker and starts the grace period. */
   start(): void {
     this.stream.once('close', () => this.#closed())
-    this.#timer = setTimeout(() => this.#expire(), this.#graceMs)
+    this.#timer = setTimeout(() => this.#expire('timeout'), this.#timing.graceMs)
     this.channel.sendWsFrame(HANDOVER_FRAME)
+    // A worker that redialled because it lost this link will never answer on it: when its
+    // transport does not even acknowledge the frame, stop holding traffic for it (as the link
+    // probe would drop it).
+    this.#probe = setTimeout(() => this.#expire('lost'), this.#timing.probeTimeoutMs)
+    this.stream.flush().then(
+      (ok) => (ok ? this.#clearProbe() : undefined),
+      () => undefined,
+    )
   }
 
   /** True until the worker acknowledged (or the handover ended otherwise): new traffic waits. */
@@ -204,15 +222,20 @@ export class LinkHandover {
 
   // A worker that never acknowledges (or a call that never ends) costs the grace period, then
   // the old link goes as it did without the extension.
-  #expire(): void {
-    this.#timer = null
-    this.#settle('timeout')
+  #expire(outcome: HandoverOutcome): void {
+    this.#settle(outcome)
     this.stream.destroy()
+  }
+
+  #clearProbe(): void {
+    if (this.#probe !== null) clearTimeout(this.#probe)
+    this.#probe = null
   }
 
   #closed(): void {
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
+    this.#clearProbe()
     this.#settle('closed')
     this.#host.ended(this, this.#outcome ?? 'closed')
   }

@@ -53,13 +53,17 @@ export class PeerConnection extends EventEmitter {
     this.key = publicKey.toString('hex')
     this.#policy = policy
     this.#host = host
-    this.#handover = new HandoverSlot(policy.handoverGraceMs, {
-      deliver: (frame) => this.emit('wsframe', frame),
-      ended: (outcome, stream) => {
-        addLinkBytes(this.#stats, stream)
-        this.emit('handover', outcome)
+    const { handoverGraceMs: graceMs, probeTimeoutMs } = policy
+    this.#handover = new HandoverSlot(
+      { graceMs, probeTimeoutMs },
+      {
+        deliver: (frame) => this.emit('wsframe', frame),
+        ended: (outcome, stream) => {
+          addLinkBytes(this.#stats, stream)
+          this.emit('handover', outcome)
+        },
       },
-    })
+    )
     this.#liveness = new PeerLiveness(policy, this.#stats, {
       peer: this.key,
       logger: host.logger,

@@ -103,7 +103,7 @@ export class PoolMetrics {
     })
     this.#handovers = new Counter({
       name: 'hypertuna_gateway_pool_handovers_total',
-      help: 'Replaced links drained (handover), by outcome (acked; closed: the old link went first; timeout; aborted)',
+      help: 'Replaced links drained (handover), by outcome (acked; closed: the old link went first; lost: it stopped acknowledging; timeout; aborted)',
       labelNames: ['outcome'],
       registers,
     })

@@ -153,6 +153,21 @@ describe('PeerConnection: ordered handover of a replaced link (no network)', () 
     await conn.close()
   })
 
+  it('stops holding traffic at once when the old link does not even acknowledge the frame (the worker lost it and redialled)', async () => {
+    const { conn, oldStream, outcomes, dialIn } = await connected(KIT, {
+      handoverGraceMs: 60_000,
+      probeTimeoutMs: 20,
+    })
+    oldStream.acks = false
+    const next = await dialIn()
+    expect((await conn.request({ method: 'GET', path: '/x' })).statusCode).to.equal(200)
+    expect(next.paths).to.deep.equal(['/x'])
+    expect(oldStream.destroyed).to.equal(true)
+    await until(() => outcomes.length === 1)
+    expect(outcomes).to.deep.equal(['lost'])
+    await conn.close()
+  })
+
   it('ends the handover when the old link closes first', async () => {
     const { conn, old, outcomes, dialIn } = await connected(KIT)
     await dialIn()
