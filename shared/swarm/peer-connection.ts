@@ -10,9 +10,11 @@ import { identifyGateway } from './identify-gateway.js'
 import { HandoverSlot } from './link-handover.js'
 import { addLinkBytes, liveBytes, livePackets } from './link-counters.js'
 import { PeerLiveness } from './peer-liveness.js'
+import { trackedRequest } from './peer-request.js'
+import type { RequestTracking } from './peer-request.js'
 import type { PeerHost, PeerPolicy } from './peer-policy.js'
-import { createPeerStats, dialErrorCode, ewma, relayWorthy, routeClass } from './peer-stats.js'
-import type { LinkLoss, MutablePeerStats, PeerStats, RequestOutcome } from './peer-stats.js'
+import { createPeerStats, dialErrorCode, relayWorthy, routeClass } from './peer-stats.js'
+import type { LinkLoss, MutablePeerStats, PeerStats } from './peer-stats.js'
 import type { PeerState } from './select-peer.js'
 
 export type { PeerHost, PeerPolicy } from './peer-policy.js'
@@ -46,6 +48,7 @@ export class PeerConnection extends EventEmitter {
   #retryTimer: NodeJS.Timeout | null = null
   #closed = false
   #waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = []
+  readonly #tracking: RequestTracking
 
   constructor(publicKey: Buffer, policy: PeerPolicy, host: PeerHost) {
     super()
@@ -53,6 +56,15 @@ export class PeerConnection extends EventEmitter {
     this.key = publicKey.toString('hex')
     this.#policy = policy
     this.#host = host
+    this.#tracking = {
+      stats: this.#stats,
+      peer: this.key,
+      timedOut: () => this.#liveness.check(),
+      settled: (channel, route, outcome, seconds) => {
+        this.#handover.callSettled(channel)
+        this.emit('request', route, outcome, seconds)
+      },
+    }
     const { handoverGraceMs: graceMs, probeTimeoutMs } = policy
     this.#handover = new HandoverSlot(
       { graceMs, probeTimeoutMs },
@@ -158,47 +170,24 @@ export class PeerConnection extends EventEmitter {
   }
 
   /** Sends a request over the open channel, tracking load, latency and outcome. */
-  async request(req: OutgoingRequest, timeoutMs?: number): Promise<RelayResponse> {
-    // While a replaced link drains, new requests wait for it (about a round trip).
-    if (this.#handover.holding) return this.#handover.defer(() => this.request(req, timeoutMs))
-    const route = routeClass(req.path)
+  request(req: OutgoingRequest, timeoutMs?: number): Promise<RelayResponse> {
+    // While a replaced link drains, new requests wait for it (about a round trip), in use.
+    if (this.#handover.holding) {
+      this.#stats.lastUsedAt = Date.now()
+      return this.#handover.defer(() => this.request(req, timeoutMs))
+    }
     // The common case, an open channel, costs no promise or closure here.
-    if (!this.isOpen) {
-      await this.whenOpen().catch((err: unknown) => {
-        this.#stats.requestFailures++
-        this.emit('request', route, 'unreachable', null)
-        throw err
-      })
-    }
-    const channel = this.#channel as RelayChannel
-    const stats = this.#stats
-    stats.inflight++
-    stats.requests++
-    stats.lastUsedAt = Date.now()
-    const started = performance.now()
-    let outcome: RequestOutcome = 'ok'
-    try {
-      const res = await channel.request(req, timeoutMs === undefined ? {} : { timeoutMs })
-      stats.serviceMs = ewma(stats.serviceMs, performance.now() - started)
-      if (res.statusCode >= 500) {
-        outcome = 'peer_error'
-        throw new GatewayError(ErrorCode.PEER_ERROR, `peer answered ${res.statusCode}`, {
-          details: { statusCode: res.statusCode, peer: this.key },
-        })
-      }
-      return res
-    } catch (err) {
-      if (outcome === 'ok')
-        outcome = (err as GatewayError).code === ErrorCode.REQUEST_TIMEOUT ? 'timeout' : 'closed'
-      stats.requestFailures++
-      // A timeout may mean the peer died; find out now instead of at the next tick.
-      if (outcome === 'timeout') this.#liveness.check()
+    if (!this.isOpen) return this.#requestWhenOpen(req, timeoutMs)
+    return trackedRequest(this.#channel as RelayChannel, req, timeoutMs, this.#tracking)
+  }
+
+  async #requestWhenOpen(req: OutgoingRequest, timeoutMs?: number): Promise<RelayResponse> {
+    await this.whenOpen().catch((err: unknown) => {
+      this.#stats.requestFailures++
+      this.emit('request', routeClass(req.path), 'unreachable', null)
       throw err
-    } finally {
-      stats.inflight--
-      this.#handover.callSettled(channel)
-      this.emit('request', route, outcome, (performance.now() - started) / 1000)
-    }
+    })
+    return this.request(req, timeoutMs)
   }
 
   /** Sends a wsframe object; false when not open or backed up. */
