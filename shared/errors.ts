@@ -74,6 +74,9 @@ export const ErrorCode = {
   TUNNEL_CONNECT_FAILED: 'TUNNEL_CONNECT_FAILED',
   TUNNEL_LINK_LOST: 'TUNNEL_LINK_LOST',
   TUNNEL_RESET: 'TUNNEL_RESET',
+  // the proxy's edge cut a tunnelled client (proxy/tunnel-edge.ts)
+  TUNNEL_CLOSE_DEADLINE: 'TUNNEL_CLOSE_DEADLINE',
+  TUNNEL_FRAME_INVALID: 'TUNNEL_FRAME_INVALID',
 } as const
 
 /** One of {@link ErrorCode}. */
