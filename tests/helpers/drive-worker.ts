@@ -6,7 +6,10 @@ import type { BootstrapNode } from '../../shared/swarm/create-swarm.js'
 
 const MAIN = new URL('./drive-worker-main.js', import.meta.url)
 
-/** A tunnel-mode worker process serving `/drive/<relayKey>/<file>` from a directory. */
+/**
+ * A tunnel-mode worker process serving `/drive/<relayKey>/<file>` from a directory, and with
+ * `ws` the relay's WebSocket too.
+ */
 export interface DriveWorker {
   child: ChildProcess
   publicKey: string
@@ -24,6 +27,7 @@ export async function spawnDriveWorker(
   bootstrap: readonly BootstrapNode[],
   dir: string,
   relayKey?: string,
+  opts: { ws?: boolean } = {},
 ): Promise<DriveWorker> {
   const child = spawn(process.execPath, [MAIN.pathname], {
     env: {
@@ -31,6 +35,7 @@ export async function spawnDriveWorker(
       DRIVE_WORKER_DIR: dir,
       DRIVE_WORKER_BOOTSTRAP: bootstrap.map((n) => `${n.host}:${n.port}`).join(','),
       ...(relayKey === undefined ? {} : { DRIVE_WORKER_RELAY_KEY: relayKey }),
+      ...(opts.ws === true ? { DRIVE_WORKER_WS: '1' } : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
