@@ -1,7 +1,9 @@
 import { expect } from 'chai'
 import { randomBytes } from 'node:crypto'
+import { pino } from 'pino'
 import { CLOSE_DEADLINE_MS } from '../../proxy/tunnel-edge.js'
 import { wsService } from '../../shared/tunnel/tunnel-wire.js'
+import { createLogSink } from '../helpers/log-sink.js'
 import { startProxyStack } from '../helpers/proxy-stack.js'
 import type { ProxyStack } from '../helpers/proxy-stack.js'
 import { startStallingWsService } from '../helpers/stalling-ws-service.js'
@@ -29,16 +31,19 @@ describe('tunnelled WebSocket whose worker never ends its frame (review F3)', fu
   let service: StallingWsService
   let worker: TestWorker
   let stack: ProxyStack
+  const logs = createLogSink()
 
   before(async () => {
     testnet = await startTestnet()
-    stack = await startProxyStack(testnet)
+    stack = await startProxyStack(testnet, { logger: pino({ level: 'info' }, logs.stream) })
   })
 
   after(async () => {
     await stack?.close()
     await testnet?.destroy()
   })
+
+  let token = ''
 
   async function open(mode: StallMode): Promise<RawClient> {
     service = await startStallingWsService(mode)
@@ -49,7 +54,8 @@ describe('tunnelled WebSocket whose worker never ends its frame (review F3)', fu
     })
     await stack.register(relayKey, [worker.publicKey])
     await stack.pool.acquire(worker.publicKey)
-    return rawClient(stack.url(relayKey, stack.token(relayKey)))
+    token = stack.token(relayKey)
+    return rawClient(stack.url(relayKey, token))
   }
 
   afterEach(async () => {
@@ -74,6 +80,11 @@ describe('tunnelled WebSocket whose worker never ends its frame (review F3)', fu
         what: 'tunnel and service connection released',
       })
       expect(await closedTunnels(stack, 'tunnel_close_deadline')).to.equal(before + 1)
+      const line = await logs.waitFor(
+        (l) => l.cut === 'close_deadline' && l.peer === worker.publicKey,
+      )
+      expect(line).to.include({ level: 40, closeCode: 4403 })
+      expect(logs.text()).to.not.contain(token)
     })
   }
 
@@ -84,5 +95,7 @@ describe('tunnelled WebSocket whose worker never ends its frame (review F3)', fu
     expect(code).to.equal(1006)
     await waitUntil(() => stack.proxy.tunnels.size === 0, { what: 'tunnel released' })
     expect(await closedTunnels(stack, 'tunnel_frame_invalid')).to.equal(before + 1)
+    expect(logs.find((l) => l.cut === 'frame_length')).to.include({ peer: worker.publicKey })
+    expect(logs.text()).to.not.contain(token)
   })
 })
