@@ -9,11 +9,19 @@ import type { MetricsSnapshot } from './metrics-scrape.js'
 import type { BenchPlan } from './options.js'
 import { CpuMeter } from './proc-stats.js'
 import { progress } from './progress.js'
-import type { Backend, LoadResults, ProxyView, RoundTripResult, ThroughputRow } from './results.js'
+import type {
+  Backend,
+  LinkThroughputRow,
+  LoadResults,
+  ProxyView,
+  RoundTripResult,
+  ThroughputRow,
+} from './results.js'
 import { measureDelivery } from './scenarios/delivery.js'
 import type { DeliveryOptions } from './scenarios/delivery.js'
 import { measureRoundTrips } from './scenarios/round-trip.js'
 import { measureThroughput } from './scenarios/throughput.js'
+import { measureLinkThroughput } from './scenarios/link-throughput.js'
 import { measureEcho, measureLink } from './scenarios/transport-floor.js'
 import { summarize } from './stats.js'
 import { LOOPBACK } from './testnet.js'
@@ -232,8 +240,39 @@ export async function runLoadPhase(
       legacy: await throughputRun('event', 'legacy'),
     },
   }
+  // The ceiling: the push worker's link alone, carrying the same requests (link-throughput.ts).
+  const linkRun = async (kind: 'req' | 'event'): Promise<LinkThroughputRow> => {
+    let cpu: Record<string, number> = {}
+    const perSecond = await measureLinkThroughput({
+      bootstrap,
+      peer: ready.pushPeer,
+      relayKey: ready.pushRelayKey,
+      token: gateway.token(ready.pushRelayKey, tokenSeq++),
+      kind,
+      filter: storedFilter,
+      pubkey: randomKey(),
+      sessions: tp.connections,
+      inFlight: tp.inFlight,
+      warmupMs: tp.warmupMs,
+      durationMs: tp.durationMs,
+      onWindow(phase) {
+        if (phase === 'start') meter.start()
+        else cpu = meter.stop()
+      },
+    })
+    return { perSecond, cpu }
+  }
+  const linkThroughput = { req: await linkRun('req'), event: await linkRun('event') }
   return {
-    results: { roundTrip: roundTrips, clientHop, echo, link, delivery, throughput },
+    results: {
+      roundTrip: roundTrips,
+      clientHop,
+      echo,
+      link,
+      delivery,
+      throughput,
+      linkThroughput,
+    },
     windows,
   }
 }

@@ -100,6 +100,15 @@ export function printResults(plan: BenchPlan, r: BenchResults): void {
       share(kind, 'push') >= 0.6,
     ),
     row('', '', '', '', '', '', 'legacy >= 25% of direct', share(kind, 'legacy') >= 0.25),
+    row(
+      '  ceiling: the push worker link alone (msg/s)',
+      '',
+      fmt(r.linkThroughput[kind].perSecond, 0),
+      '',
+      percent(r.linkThroughput[kind].perSecond / tp[kind].direct.perSecond),
+      '',
+      'no proxy, no client sockets',
+    ),
   ]
   const pollPerSession = idle.poll.requestsPerSecond / idle.pollSessions
   const rows: string[][] = [
@@ -234,6 +243,16 @@ export function printResults(plan: BenchPlan, r: BenchResults): void {
           `CPU ${cpu}; ${cpuPerMessage(t)}; notices ${t.notices}, unanswered ${t.stuck}${serial}${warn}`,
       )
     }
+  }
+  for (const kind of ['req', 'event'] as const) {
+    const t = r.linkThroughput[kind]
+    const cpu = Object.entries(t.cpu)
+      .map(([name, v]) => `${name} ${percent(v)}`)
+      .join(', ')
+    out.push(
+      `  throughput ${kind.padEnd(5)} link  : ${fmt(t.perSecond, 0)} msg/s, CPU ${cpu} (the bench ` +
+        `process sends the proxy's relay-v2 requests itself, straight to the push worker)`,
+    )
   }
   out.push(
     `  throughput setup: ${plan.throughput.connections} connections x ${plan.throughput.inFlight} ` +

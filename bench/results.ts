@@ -37,6 +37,13 @@ export interface ThroughputRow extends ThroughputResult {
   answerBytes: number
 }
 
+/** The worker link alone at the throughput scenario's load (scenarios/link-throughput.ts). */
+export interface LinkThroughputRow {
+  perSecond: number
+  /** Fraction of one core per process during the window. */
+  cpu: Record<string, number>
+}
+
 /** The two workers behind the proxy: the kit's push worker and a legacy (polling) worker. */
 export type Backend = 'push' | 'legacy'
 
@@ -60,6 +67,8 @@ export interface LoadResults {
   /** `legacyLocal`: published by the legacy worker's own local client, not through the proxy. */
   delivery: Record<'direct' | Backend | 'legacyLocal', DeliveryRow>
   throughput: Record<'req' | 'event', Record<'direct' | Backend, ThroughputRow>>
+  /** The push worker's link alone, same requests and load, no proxy: the ceiling. */
+  linkThroughput: Record<'req' | 'event', LinkThroughputRow>
 }
 
 /** Scenarios 4-5, against a fresh proxy. */

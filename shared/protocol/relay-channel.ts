@@ -4,6 +4,8 @@ import type { Channel, ProtomuxMessage } from 'protomux'
 import { ErrorCode, GatewayError } from '../errors.js'
 import { Envelope } from './envelope.js'
 import { PendingCalls } from './pending-calls.js'
+import { toRelayResponse } from './route-response.js'
+import { TurnCork } from './turn-cork.js'
 import type { PendingKind } from './pending-calls.js'
 import type { Router, RouteResponse } from './router.js'
 import { splitPath } from './router.js'
@@ -97,12 +99,11 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
   #closed = false
   /** Both ends speak `pipeline`, so the remote sends (and reads) batches: see #coalesce. */
   #coalescing = false
-  /** Answers and frames sent in this tick (see #coalesce). */
-  #tickSends = 0
-  readonly #endTick = (): void => {
-    if (this.#tickSends > 1) this.#channel.uncork()
-    this.#tickSends = 0
-  }
+  /** Shares one frame among a loop turn's sends (see #coalesce). */
+  readonly #turn = new TurnCork(
+    () => this.#channel.cork(),
+    () => this.#channel.uncork(),
+  )
 
   constructor(streamOrMux: unknown, opts: RelayChannelOptions<Ctx>) {
     super()
@@ -225,7 +226,10 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
       headers: req.headers ?? EMPTY_HEADERS,
       body: req.body ?? null,
     }
-    if (!this.#closed) this.#request.send(requestEnvelope(message, this.#textBody))
+    if (!this.#closed) {
+      this.#coalesce()
+      this.#request.send(requestEnvelope(message, this.#textBody))
+    }
     return promise
   }
 
@@ -249,20 +253,15 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
   /**
    * Holds this connection's writes until the matching {@link uncork}, then sends them as one
    * Protomux batch (one stream write): for several requests leaving at once. Every Protomux
-   * peer reads batches; a lone message is best sent uncorked (it keeps the plain frame).
+   * peer reads batches; a lone message is best sent uncorked (it keeps the plain frame). Towards
+   * a `pipeline` peer the channel batches a whole turn of the loop by itself (see #coalesce).
    */
   cork(): void {
     if (!this.#closed) this.#channel.cork()
   }
 
   uncork(): void {
-    if (this.#closed) return
-    this.#channel.uncork()
-    // The caller wants its batch out now: flush this tick's coalesced answers with it.
-    if (this.#tickSends > 1) {
-      this.#channel.uncork()
-      this.#tickSends = 1
-    }
+    if (!this.#closed) this.#channel.uncork()
   }
 
   /** Sends a wsframe object. Returns false when the stream is backed up. */
@@ -377,43 +376,14 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
 
   #respond(req: RelayRequest, res: RouteResponse): void {
     if (this.#closed) return
-    let headers = res.headers ?? {}
-    let body: Body = null
-    const raw = res.body
-    // Text stays text: with `text-body` it goes out as a JSON string without a Buffer between.
-    if (Buffer.isBuffer(raw) || typeof raw === 'string') body = raw
-    else if (raw !== null && raw !== undefined) {
-      body = JSON.stringify(raw)
-      if (headers['content-type'] === undefined)
-        headers = { ...headers, 'content-type': 'application/json' }
-    }
-    if (req.method === 'HEAD') {
-      // No body on HEAD, but say how long it would have been.
-      if (body !== null && headers['content-length'] === undefined) {
-        const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length
-        headers = { ...headers, 'content-length': String(length) }
-      }
-      body = null
-    }
-    const message: RelayResponse = { id: req.id, statusCode: res.statusCode, headers, body }
     this.#coalesce()
-    this.#response.send(responseEnvelope(message, this.#textBody))
+    this.#response.send(responseEnvelope(toRelayResponse(req, res), this.#textBody))
   }
 
-  // The answers to a pipelined batch (it arrives as one Protomux batch, and its handlers settle
-  // in one tick) and the pushes one event fans out to are sent in the same tick; each sent alone
-  // is its own secret-stream frame: an encrypt and a write here, a decrypt and a parse at the far
-  // end, the larger part of the link's CPU per message (bench/README.md). The first message of a
-  // tick still leaves at once, so a lone answer waits for nothing; from the second on the channel
-  // corks, and the rest leave as one Protomux batch when the tick ends. No time is lost on the
-  // wire: UDX holds a packet that is not full until the loop's next prepare phase anyway.
-  // Only towards a peer that negotiated `pipeline` (it sends batches itself): what a legacy peer
-  // receives stays frame for frame what it always did.
+  // Only towards a peer that negotiated `pipeline` (it sends batches itself): what a legacy
+  // peer receives stays what it always did.
   #coalesce(): void {
-    if (!this.#coalescing) return
-    if (this.#tickSends === 0) process.nextTick(this.#endTick)
-    else if (this.#tickSends === 1) this.#channel.cork()
-    this.#tickSends++
+    if (this.#coalescing) this.#turn.sending()
   }
 
   #timestamp(): string {

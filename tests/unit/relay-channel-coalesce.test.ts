@@ -8,8 +8,8 @@ import type { FramedEnd } from '../helpers/framed-pair.js'
 // A Protomux batch frame starts with a zero channel id and a zero type; a plain message does not.
 const isBatch = (frame: Buffer | undefined): boolean => frame?.[0] === 0 && frame[1] === 0
 
-// Answers and pushes produced in one tick leave as one write, towards a peer that pipelines.
-describe('relay-v2 channel: answers of one tick coalesced', () => {
+// Requests, answers and pushes of one loop turn share a write, towards a peer that pipelines.
+describe('relay-v2 channel: what one loop turn sends is coalesced', () => {
   let a: FramedEnd
   let b: FramedEnd
   let client: RelayChannel
@@ -47,6 +47,21 @@ describe('relay-v2 channel: answers of one tick coalesced', () => {
     expect(frames).to.have.length(2)
     expect(isBatch(frames[0])).to.equal(false)
     expect(isBatch(frames[1])).to.equal(true)
+  })
+
+  it('sends the requests of one loop turn in two writes, whoever sends them', async () => {
+    await open([Capability.TEXT_BODY, Capability.PIPELINE])
+    const before = a.written.length
+    // Three senders that know nothing of each other (sessions whose client frames arrived in
+    // one poll phase), each with its own call.
+    const calls = ['1', '2', '3'].map(later)
+    expect(a.written.length - before).to.equal(1)
+    await new Promise((resolve) => setImmediate(resolve))
+    const frames = a.written.slice(before)
+    expect(frames).to.have.length(2)
+    expect(isBatch(frames[0])).to.equal(false)
+    expect(isBatch(frames[1])).to.equal(true)
+    expect((await Promise.all(calls)).map((r) => r.body)).to.deep.equal(['1', '2', '3'])
   })
 
   it('sends a lone answer at once as a plain frame', async () => {
