@@ -35,6 +35,7 @@ export class OwnerGuard {
   constructor(opts: OwnerGuardOptions) {
     const { store, opener, cache, pool, sessions, metrics, logger } = opts
     this.secrets = new OwnerSecrets({ store, opener, logger })
+    this.secrets.on('unreadable', () => metrics.workerSecretsUnreadable.inc())
     this.#peers = new OwnerPeers({ cache, pool })
     this.#sessions = new OwnerSessions({ owners: this.secrets, sessions, metrics, logger })
   }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
+import { ErrorCode, wireCode } from '../shared/errors.js'
 import type { GatewayStore, StoreChange } from '../shared/store/gateway-store.js'
 
 /** Opens a worker's sealed signing secret; null when it does not open (other key, tampered). */
@@ -34,7 +35,8 @@ interface Entry {
  * from what it has, as the registration cache does.
  *
  * Events: `disabled` (workerId): its live sessions must end; `resync` (the feed had a gap,
- * every secret was dropped: ask again about the accounts that matter).
+ * every secret was dropped: ask again about the accounts that matter); `unreadable` (workerId):
+ * its sealed secret does not open with this proxy's account key, so its relays are not served.
  */
 export class OwnerSecrets extends EventEmitter {
   readonly #o: OwnerSecretsOptions
@@ -106,7 +108,7 @@ export class OwnerSecrets extends EventEmitter {
       let secret: string | null = null
       if (record !== null && record.disabledAt === null && record.sealedSecret !== null) {
         secret = this.#o.opener?.open(workerId, record.sealedSecret) ?? null
-        if (secret === null) this.#o.logger.error({ workerId }, 'worker secret does not open here')
+        if (secret === null) this.#unreadable(workerId)
       }
       if (generation === this.#generation) this.#put(workerId, secret)
       return secret
@@ -115,6 +117,16 @@ export class OwnerSecrets extends EventEmitter {
       this.#o.logger.warn({ err, workerId }, 'store unavailable; using cached worker secret')
       return stale.secret
     }
+  }
+
+  // Remembered like an unknown account (negativeTtlMs), so this is at most one line per account
+  // per negativeTtlMs, not one per client.
+  #unreadable(workerId: string): void {
+    this.#o.logger.error(
+      { workerId, code: wireCode(ErrorCode.WORKER_SECRET_UNREADABLE) },
+      'a worker account secret does not open with GATEWAY_WORKER_SECRET_KEY: the key differs from the registrar’s',
+    )
+    this.emit('unreadable', workerId)
   }
 
   #put(workerId: string, secret: string | null, fetchedAt = this.#now()): void {

@@ -32,6 +32,7 @@ export class ProxyMetrics {
   readonly failovers: Counter<'outcome'>
   readonly httpForwards: Counter<'route' | 'status'>
   readonly polls: Counter
+  readonly workerSecretsUnreadable: Counter
   // The per-message counters are plain numbers, published when /metrics is
   // scraped: a prom-client inc() hashes its labels every time, even on a child.
   readonly messagesIn = { value: 0, inc: (n = 1) => void (this.messagesIn.value += n) }
@@ -129,6 +130,11 @@ export class ProxyMetrics {
       name: 'hypertuna_gateway_proxy_limit_hits_total',
       help: 'Client limits enforced, by limit',
       labelNames: ['limit'],
+      registers,
+    })
+    this.workerSecretsUnreadable = new Counter({
+      name: 'hypertuna_gateway_proxy_worker_secrets_unreadable_total',
+      help: 'Look-ups of a worker account secret that did not open with GATEWAY_WORKER_SECRET_KEY (its relays are refused 4404)',
       registers,
     })
     this.httpForwards = new Counter({

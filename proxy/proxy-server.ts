@@ -4,8 +4,6 @@ import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import { WebSocketServer } from 'ws'
-import type { WebSocket } from 'ws'
 import { ErrorCode, wireCode } from '../shared/errors.js'
 import { notReadyBody, readyBody } from '../shared/health/ready-body.js'
 import { SERVER_TIMEOUTS } from '../shared/process/server-timeouts.js'
@@ -20,13 +18,11 @@ import { ProxyMetrics } from './proxy-metrics.js'
 import { RegistrationCache, resolveFirst } from './registration-cache.js'
 import { relayInfo } from './relay-info.js'
 import { relayPage } from './relay-page.js'
-import { RelaySession } from './relay-session.js'
 import type { SessionContext } from './session-context.js'
 import { relayTarget } from './relay-target.js'
 import { SenderLimits } from './sender-limits.js'
 import type { SenderLimitsConfig } from './sender-limits.js'
 import { SessionGate } from './session-gate.js'
-import type { Admission } from './session-gate.js'
 import { SessionRegistry } from './session-registry.js'
 import { sessionTuning } from './session-tuning.js'
 import type { SessionTuningConfig } from './session-tuning.js'
@@ -36,6 +32,7 @@ import { TunnelClient } from './tunnel-client.js'
 import { TunnelHttp } from './tunnel-http.js'
 import { TunnelMetrics } from './tunnel-metrics.js'
 import { TunnelWs } from './tunnel-ws.js'
+import { UpgradeHandler } from './upgrade-handler.js'
 
 /** Client-facing limits, each with a clear NOTICE or close code and a metric. */
 export interface ProxyLimits extends SenderLimitsConfig, SessionTuningConfig {
@@ -94,13 +91,11 @@ export class ProxyServer {
   readonly #o: ProxyServerOptions
   readonly #log: Logger
   readonly #server: Server
-  readonly #wss: WebSocketServer
+  readonly #upgrades: UpgradeHandler
   readonly #cache: RegistrationCache
-  readonly #gate: SessionGate
   readonly #owners: OwnerGuard
   readonly #limits: SenderLimits
   readonly #forwarder: HttpForwarder
-  readonly #ctx: SessionContext
   readonly #health: GatewayHealthView
   #starting: Promise<AddressInfo> | null = null
   #closing: Promise<void> | null = null
@@ -135,7 +130,7 @@ export class ProxyServer {
       metrics: this.metrics,
       logger,
     })
-    this.#gate = new SessionGate({
+    const gate = new SessionGate({
       secret: opts.secret,
       owners: this.#owners.secrets,
       cache: this.#cache,
@@ -170,7 +165,7 @@ export class ProxyServer {
         linkWaitMs: limits.linkWaitMs,
       }),
     })
-    this.#ctx = {
+    const context: SessionContext = {
       pool,
       registry: this.sessions,
       logger,
@@ -187,17 +182,21 @@ export class ProxyServer {
       allowPersonMessage: (pubkey) => this.#limits.allowMessage(pubkey),
       tuning: sessionTuning(limits, opts.registry),
     }
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: limits.maxFrameBytes,
-      perMessageDeflate: false,
-      clientTracking: false,
+    this.#upgrades = new UpgradeHandler({
+      gate,
+      tunnelWs: this.#tunnelWs,
+      sessions: this.sessions,
+      context,
+      metrics: this.metrics,
+      logger,
+      maxFrameBytes: limits.maxFrameBytes,
+      draining: () => this.#closing !== null,
     })
     this.#server = createServer(SERVER_TIMEOUTS, (req, res) => void this.#onRequest(req, res))
     this.#server.on(
       'upgrade',
       (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-        void this.#onUpgrade(req, socket, head),
+        void this.#upgrades.handle(req, socket, head),
     )
     this.#server.on('clientError', (err, socket) => {
       this.#log.debug({ err: err.message }, 'bad client request')
@@ -259,7 +258,7 @@ export class ProxyServer {
     }
     this.#server.closeAllConnections()
     await closed
-    this.#wss.close()
+    this.#upgrades.close()
     await this.#limits.close()
     this.#tunnelWs.close()
     await this.tunnels.close()
@@ -267,69 +266,6 @@ export class ProxyServer {
     await this.#cache.close()
     await this.#owners.close()
     this.#server.removeAllListeners()
-  }
-
-  async #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', (err) => this.#log.debug({ err: err.message }, 'upgrade socket error'))
-    let admission: Admission
-    if (this.#closing !== null) {
-      admission = { ok: false, code: CloseCode.GOING_AWAY, reason: 'gateway shutting down' }
-    } else {
-      try {
-        admission = await this.#gate.admit(req)
-      } catch (err) {
-        this.#log.error({ err }, 'session admission failed')
-        admission = { ok: false, code: CloseCode.INTERNAL, reason: 'internal error' }
-      }
-    }
-    if (admission.ok) {
-      // Whatever happens next (a handshake ws aborts, a session that never starts, a
-      // normal close), the socket closes once, and then the session's slot is free.
-      const { slot } = admission
-      socket.once('close', () => slot.release())
-      if (socket.destroyed) slot.release()
-    }
-    if (socket.destroyed) return
-    if (admission.ok) {
-      const refused = (code: number, reason: string): void =>
-        this.#completeUpgrade(req, socket, head, { ok: false, code, reason })
-      try {
-        if (await this.#tunnelWs.forward(req, socket, head, admission.identity, refused)) return
-      } catch (err) {
-        this.#log.error({ err }, 'tunnelled session failed to start')
-        admission = { ok: false, code: CloseCode.INTERNAL, reason: 'internal error' }
-      }
-      if (socket.destroyed) return
-    }
-    this.#completeUpgrade(req, socket, head, admission)
-  }
-
-  // A relay-v2 session, or a refusal: legacy clients read it from the close code, so the
-  // upgrade completes first.
-  #completeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, admission: Admission): void {
-    this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      // From the first moment: a refused or 1013 socket still parses what the client sends,
-      // and an invalid frame is an 'error' event that would otherwise end the process.
-      ws.on('error', (err) => this.#log.debug({ err: err.message }, 'client socket error'))
-      if (!admission.ok) {
-        this.#log.info({ code: admission.code, reason: admission.reason }, 'session refused')
-        if (admission.notice !== undefined) ws.send(JSON.stringify(['NOTICE', admission.notice]))
-        ws.close(admission.code, admission.reason)
-        this.metrics.sessionsRefused.inc({ code: String(admission.code) })
-        return
-      }
-      const session = new RelaySession(ws, admission.identity, this.#ctx)
-      this.sessions.add(session)
-      this.#log.debug(
-        {
-          connectionKey: session.connectionKey,
-          relayKey: admission.identity.registration.relayKey,
-          ip: admission.identity.ip,
-        },
-        'session open',
-      )
-      session.start()
-    })
   }
 
   async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -13,7 +13,36 @@ export interface TunnelEdgeOptions {
   bytesPerSecond?: number
   /** A limit was hit (for metrics); the edge enforces it itself. */
   onLimit?: (limit: 'frame_size' | 'tunnel_bytes_rate') => void
+  /**
+   * How long a close may wait for the worker's current frame to end before the
+   * client's connection is cut instead (ms). Default {@link CLOSE_DEADLINE_MS}.
+   */
+  closeDeadlineMs?: number
+  /** The edge cut the client's connection instead of closing it (for metrics and logs). */
+  onCut?: (reason: TunnelEdgeCut) => void
 }
+
+/**
+ * Why the edge cut a client's connection without a close frame: a close waited
+ * longer than its deadline for the worker's frame to end, or the worker sent a
+ * frame header whose length cannot be counted (a protocol violation).
+ */
+export type TunnelEdgeCut = 'close_deadline' | 'frame_length'
+
+/**
+ * Default wait for a frame boundary before a pending close becomes a cut. A
+ * worker that streams one endless, huge or stalled frame must not keep a revoked
+ * client connected; a healthy relay's frames are far shorter than this.
+ */
+export const CLOSE_DEADLINE_MS = 1000
+
+/**
+ * Largest worker frame the edge follows: past 2^53 a length is no longer an
+ * exact Number (and RFC 6455 forbids 2^63 and up), so its end could never be
+ * found. Any smaller frame ends eventually, and the close deadline covers one
+ * that ends too slowly.
+ */
+const MAX_DOWN_FRAME = Number.MAX_SAFE_INTEGER
 
 const NO_BYTES = Buffer.alloc(0)
 
@@ -23,12 +52,15 @@ const NO_BYTES = Buffer.alloc(0)
  * (never payloads), so the gateway can still close the session with a proper
  * close frame between two of the worker's frames (1001 when the worker is
  * lost, 4403 on revocation), and refuse client frames over the size limit at
- * the edge (1009). Everything after the gateway's close frame is dropped.
+ * the edge (1009). Everything after the gateway's close frame is dropped, and
+ * so is what the client sends once a close is decided. A close that finds no
+ * boundary within its deadline cuts the client's connection instead.
  */
 export class TunnelEdge extends Duplex {
   readonly #client: Duplex
   readonly #opts: TunnelEdgeOptions
-  readonly #down = new WsFrameScanner((opcode) => {
+  readonly #down = new WsFrameScanner((opcode, length) => {
+    if (length > MAX_DOWN_FRAME) return false
     if (opcode === 0x8) this.#workerClosed = true
     return true
   })
@@ -38,8 +70,12 @@ export class TunnelEdge extends Duplex {
   #closeSent = false
   #workerClosed = false
   #released = false
-  /** The close code the gateway sent, if it closed the session. */
+  #deadline: NodeJS.Timeout | null = null
+  /** The close code the gateway sent or decided on, if it closed the session. */
   closeCode: number | null = null
+  /** Set when the edge cut the client's connection instead of closing it. */
+  cut: TunnelEdgeCut | null = null
+  readonly #deadlineMs: number
   readonly #rate: number
   readonly #burst: number
   #budget: number
@@ -54,6 +90,7 @@ export class TunnelEdge extends Duplex {
     this.#client = client
     this.#opts = opts
     this.#up = new WsFrameScanner((_opcode, length) => length <= opts.maxFrameBytes)
+    this.#deadlineMs = opts.closeDeadlineMs ?? CLOSE_DEADLINE_MS
     this.#rate = opts.bytesPerSecond ?? Infinity
     this.#burst = Math.max(this.#rate, opts.maxFrameBytes)
     this.#budget = this.#burst
@@ -79,9 +116,11 @@ export class TunnelEdge extends Duplex {
     if (this.#phase !== 'frames') return void this.destroy()
     this.closeCode = code
     const frame = closeFrame(code, reason)
-    if (this.#workerClosed) this.#send(NO_BYTES)
-    else if (this.#down.atBoundary) this.#send(frame)
-    else this.#pendingClose = frame
+    if (this.#down.atBoundary) return this.#send(this.#workerClosed ? NO_BYTES : frame)
+    this.#pendingClose = frame
+    // One timer per closing session, never per frame; unref'd so it holds no process open.
+    this.#deadline ??= setTimeout(() => this.#cut('close_deadline'), this.#deadlineMs)
+    this.#deadline.unref()
   }
 
   /**
@@ -128,12 +167,15 @@ export class TunnelEdge extends Duplex {
     if (this.#phase === 'http') return void this.#client.write(chunk, callback)
     const pending = this.#pendingClose
     if (pending === null) {
-      this.#down.scan(chunk)
+      if (this.#down.scan(chunk) === -1) return (this.#cut('frame_length'), callback())
       return void this.#client.write(chunk, callback)
     }
     const end = this.#down.scan(chunk, 0, true)
-    if (end < chunk.length || this.#down.atBoundary) {
-      this.#send(Buffer.concat([chunk.subarray(0, end), pending]))
+    if (end === -1) return (this.#cut('frame_length'), callback())
+    if (this.#down.atBoundary) {
+      // After the worker's own close frame no second one may follow.
+      const done = chunk.subarray(0, end)
+      this.#send(this.#workerClosed ? done : Buffer.concat([done, pending]))
       return callback()
     }
     this.#client.write(chunk, callback)
@@ -164,18 +206,32 @@ export class TunnelEdge extends Duplex {
     this.push(null)
   }
 
+  // No close frame can go out in time (or at all): drop the connection, as TCP would.
+  #cut(reason: TunnelEdgeCut): void {
+    if (this.#closeSent || this.destroyed) return
+    this.cut = reason
+    this.#opts.onCut?.(reason)
+    this.#client.destroy()
+    this.destroy()
+  }
+
   #detach(): void {
     if (this.#throttle !== null) clearTimeout(this.#throttle)
     this.#throttle = null
+    if (this.#deadline !== null) clearTimeout(this.#deadline)
+    this.#deadline = null
     this.#client.off('data', this.#onData)
     this.#client.off('end', this.#onEnd)
     // 'close' stays: the edge lives as long as the client's socket.
   }
 
   #fromClient(chunk: Buffer): void {
-    if (this.#closeSent) return
+    // Once a close is decided the session is over: nothing more reaches the worker.
+    if (this.#closeSent || this.closeCode !== null) return
     if (this.#phase === 'frames' || this.#phase === 'head') {
       if (this.#up.scan(chunk) === -1) {
+        // The frames before the refused one go through; not one byte of its payload does.
+        if (this.#up.refusedAt > 0) this.push(chunk.subarray(0, this.#up.refusedAt))
         this.#opts.onLimit?.('frame_size')
         return this.closeWith(CloseCode.TOO_BIG, 'frame too large')
       }

@@ -2,8 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import httpProxy from 'http-proxy'
 import type { Logger } from 'pino'
-import { ErrorCode } from '../shared/errors.js'
-import type { GatewayError } from '../shared/errors.js'
+import { ErrorCode, GatewayError } from '../shared/errors.js'
 import { isSecretParam } from '../shared/log/redact-query.js'
 import type { TokenState } from '../shared/store/gateway-store.js'
 import { isTokenRevoked } from '../shared/store/gateway-store.js'
@@ -17,6 +16,7 @@ import type { SessionIdentity } from './session-context.js'
 import { TunnelAgent } from './tunnel-agent.js'
 import type { TunnelClient } from './tunnel-client.js'
 import { TunnelEdge } from './tunnel-edge.js'
+import type { TunnelEdgeCut } from './tunnel-edge.js'
 
 /** Options of {@link TunnelWs}. */
 export interface TunnelWsOptions {
@@ -30,7 +30,15 @@ export interface TunnelWsOptions {
   bytesPerSecond: number
   /** How long an upgrade waits for a worker link (cold start). */
   linkWaitMs: number
+  /** How long a close waits for the worker's frame to end before the client is cut (ms). */
+  closeDeadlineMs?: number
 }
+
+// A cut ends the tunnel with a code of its own: the outcome label of tunnel_closed_total.
+const CUT_CODES = {
+  close_deadline: ErrorCode.TUNNEL_CLOSE_DEADLINE,
+  frame_length: ErrorCode.TUNNEL_FRAME_INVALID,
+} as const satisfies Record<TunnelEdgeCut, string>
 
 /** What happens to a session the tunnel could not take after all (before the 101). */
 export type TunnelRefused = (code: number, reason: string) => void
@@ -111,13 +119,24 @@ export class TunnelWs {
         maxFrameBytes: this.#o.maxFrameBytes,
         bytesPerSecond: this.#o.bytesPerSecond,
         onLimit: (limit) => this.#o.metrics.limitHit(limit),
+        onCut: (cut) =>
+          this.#o.logger.warn(
+            { peer, cut, closeCode: edge.closeCode },
+            'tunnelled session cut: the worker left no frame boundary for the close',
+          ),
+        ...(this.#o.closeDeadlineMs === undefined
+          ? {}
+          : { closeDeadlineMs: this.#o.closeDeadlineMs }),
       },
       head,
     )
     const session: TunnelledSession = { identity, edge, peer, expiry: null }
     this.#open(session)
     edge.once('close', () => {
-      ;(tunnel as TunnelStream | null)?.destroy()
+      const cut = edge.cut === null ? undefined : CUT_CODES[edge.cut]
+      ;(tunnel as TunnelStream | null)?.destroy(
+        cut === undefined ? undefined : new GatewayError(cut, `client cut: ${edge.cut}`),
+      )
       this.#closed(session)
     })
     req.url = forwardedUrl(req.url ?? '/')
@@ -136,7 +155,6 @@ export class TunnelWs {
     return true
   }
 
-  /** Closes every tunnelled session with `code` (shutdown: 1001). */
   /** Live tunnelled sessions, each closable with a code (for a disabled account's sessions). */
   list(): Array<{ identity: SessionIdentity; close(code: number, reason: string): void }> {
     return [...this.#sessions].map((s) => ({
@@ -145,6 +163,7 @@ export class TunnelWs {
     }))
   }
 
+  /** Closes every tunnelled session with `code` (shutdown: 1001). */
   closeAll(code: number, reason: string): void {
     for (const s of [...this.#sessions]) s.edge.closeWith(code, reason)
   }

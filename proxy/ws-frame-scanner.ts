@@ -13,6 +13,11 @@ export class WsFrameScanner {
   opcode = -1
   /** Payload length of the frame being read. */
   length = 0
+  /**
+   * After a refusal: where the refused frame's header began in the chunk just
+   * scanned (the chunk's start when the header began in an earlier chunk).
+   */
+  refusedAt = -1
 
   /**
    * @param onHeader called once per frame header; returning false stops the scan
@@ -32,6 +37,7 @@ export class WsFrameScanner {
    */
   scan(chunk: Buffer, start = 0, stopAtBoundary = false): number {
     let at = start
+    let headerAt = start
     while (at < chunk.length) {
       if (this.#remaining > 0) {
         const n = Math.min(this.#remaining, chunk.length - at)
@@ -40,11 +46,15 @@ export class WsFrameScanner {
         if (this.#remaining === 0 && stopAtBoundary) return at
         continue
       }
+      if (this.#have === 0) headerAt = at
       this.#header[this.#have++] = chunk[at++] as number
       const need = this.#headerLength()
       if (this.#have < need) continue
       this.#have = 0
-      if (!this.#onComplete()) return -1
+      if (!this.#onComplete()) {
+        this.refusedAt = headerAt
+        return -1
+      }
       if (this.#remaining === 0 && stopAtBoundary) return at
     }
     return at

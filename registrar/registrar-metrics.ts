@@ -38,6 +38,7 @@ export class RegistrarMetrics {
   readonly replayRejections: Counter<'route' | 'reason'>
   readonly tokenOperations: Counter<'kind' | 'outcome'>
   readonly rateLimited: Counter
+  readonly workerSecretsUnreadable: Counter
   readonly activeRegistrations: Gauge
   readonly #registry: Registry
   readonly #names: string[] = []
@@ -94,6 +95,11 @@ export class RegistrarMetrics {
     this.rateLimited = counter(
       'rate_limited_total',
       'Requests refused by the per-IP rate limit',
+      [],
+    )
+    this.workerSecretsUnreadable = counter(
+      'worker_secrets_unreadable_total',
+      'Requests refused because a worker account secret does not open with GATEWAY_WORKER_SECRET_KEY',
       [],
     )
     this.#names.push(name('active_registrations'))

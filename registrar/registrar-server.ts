@@ -141,17 +141,18 @@ export class RegistrarServer {
         'GATEWAY_MULTI_TENANT needs GATEWAY_WORKER_SECRET_KEY: without the shared secret only worker accounts sign',
       )
     }
-    const accounts = new WorkerAccounts({
-      store,
-      box: key === '' ? null : new WorkerSecretBox(key),
-      logger: dependencies.logger,
-      now,
-    })
-    const retryAfterSeconds = options.retryAfterSeconds ?? 5
     this.#metrics = new RegistrarMetrics({
       registry,
       countRegistrations: async () => (await store.listRegistrations()).length,
     })
+    const accounts = new WorkerAccounts({
+      store,
+      box: key === '' ? null : new WorkerSecretBox(key),
+      logger: dependencies.logger,
+      metrics: this.#metrics,
+      now,
+    })
+    const retryAfterSeconds = options.retryAfterSeconds ?? 5
     const context: RouteContext = {
       secret: options.secret,
       registrationTtlSeconds: options.registrationTtlSeconds,

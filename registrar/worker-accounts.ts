@@ -1,9 +1,11 @@
 import type { Logger } from 'pino'
 import { isWorkerId, newWorkerId, newWorkerSecret } from '../shared/auth/worker-credentials.js'
 import type { WorkerSecretBox } from '../shared/auth/worker-secret-box.js'
+import { wireCode } from '../shared/errors.js'
 import { RegistrarErrorCode } from '../shared/registrar-api/registrar-error-code.js'
 import type { GatewayStore, WorkerRecord } from '../shared/store/gateway-store.js'
 import { HttpError } from './http-error.js'
+import type { RegistrarMetrics } from './registrar-metrics.js'
 
 /** Options of {@link WorkerAccounts}. */
 export interface WorkerAccountsOptions {
@@ -11,6 +13,7 @@ export interface WorkerAccountsOptions {
   /** Null: no account key is configured, so there are no worker accounts. */
   box: WorkerSecretBox | null
   logger: Logger
+  metrics: Pick<RegistrarMetrics, 'workerSecretsUnreadable'>
   now: () => number
 }
 
@@ -25,12 +28,14 @@ export class WorkerAccounts {
   readonly #store: GatewayStore
   readonly #box: WorkerSecretBox | null
   readonly #log: Logger
+  readonly #metrics: Pick<RegistrarMetrics, 'workerSecretsUnreadable'>
   readonly #now: () => number
 
   constructor(options: WorkerAccountsOptions) {
     this.#store = options.store
     this.#box = options.box
     this.#log = options.logger
+    this.#metrics = options.metrics
     this.#now = options.now
   }
 
@@ -57,7 +62,8 @@ export class WorkerAccounts {
 
   /**
    * The signing secret of an active account: 401 `worker_unknown` for no such account, 403
-   * `worker_disabled` for a disabled one, 503 `not_configured` without an account key.
+   * `worker_disabled` for a disabled one, 503 `not_configured` without an account key, 503
+   * `worker_secret_unreadable` when the stored secret does not open with the account key.
    */
   async secretOf(workerId: string): Promise<string> {
     const box = this.#requireBox()
@@ -70,9 +76,20 @@ export class WorkerAccounts {
     }
     const secret = box.open(workerId, record.sealedSecret)
     if (secret === null) {
-      // Another key than the one it was sealed with: an operator's mistake, not the worker's.
-      this.#log.error({ workerId }, 'a worker secret does not open with GATEWAY_WORKER_SECRET_KEY')
-      throw new HttpError(500, RegistrarErrorCode.INTERNAL_ERROR, 'internal error')
+      // Another key than the one it was sealed with: an operator's mistake, not the worker's, so
+      // no 4xx that would send the worker's operator after its own secret. 503: nothing is wrong
+      // with the request, and the worker's retries succeed once the key is put right.
+      const code = RegistrarErrorCode.WORKER_SECRET_UNREADABLE
+      this.#metrics.workerSecretsUnreadable.inc()
+      this.#log.error(
+        { workerId, code: wireCode(code) },
+        'a worker account secret does not open with GATEWAY_WORKER_SECRET_KEY: the key differs from the one it was sealed with',
+      )
+      throw new HttpError(
+        503,
+        code,
+        "the gateway cannot read this worker account's secret (its account key changed); the gateway operator must fix it",
+      )
     }
     return secret
   }

@@ -43,6 +43,12 @@ export const RegistrarErrorCode = {
   WORKER_UNKNOWN: ErrorCode.WORKER_UNKNOWN,
   /** Multi-tenant mode: requests must be signed by a worker account, not the shared secret. */
   SHARED_SECRET_DISABLED: ErrorCode.SHARED_SECRET_DISABLED,
+  /**
+   * The worker account's sealed secret does not open with this registrar's
+   * GATEWAY_WORKER_SECRET_KEY (the key changed or differs from the one it was sealed with): the
+   * operator's to fix, not the worker's.
+   */
+  WORKER_SECRET_UNREADABLE: ErrorCode.WORKER_SECRET_UNREADABLE,
   /** The token sent for refresh is malformed, forged or for another relay. */
   TOKEN_INVALID: ErrorCode.TOKEN_INVALID,
   /** The token sent for refresh has expired. */

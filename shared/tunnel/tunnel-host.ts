@@ -93,7 +93,12 @@ export class TunnelHost {
       this.#log.info({ service: name.slice(0, 80) }, 'tunnel refused: unknown service')
       return tunnel.refuse(ErrorCode.TUNNEL_REFUSED, 'unknown service')
     }
-    const socket: Socket = connect({
+    // The tunnel's listeners come first: from here on either end's failure takes down the other.
+    let socket: Socket | null = null
+    tunnel.on('error', () => socket?.destroy())
+    tunnel.once('close', () => socket?.destroy())
+    if (tunnel.destroyed) return
+    socket = connect({
       port: target.port,
       host: target.host ?? '127.0.0.1',
       allowHalfOpen: true,
@@ -109,15 +114,13 @@ export class TunnelHost {
       )
     })
     socket.once('connect', () => (connected = true))
-    tunnel.on('error', () => socket.destroy())
     // Half-closes travel both ways: a FIN from the service ends the tunnel's writable side.
     socket.pipe(tunnel)
     tunnel.pipe(socket)
     socket.once('close', () => {
       // Bytes still waiting for credit must reach the gateway before the channel closes.
-      if (tunnel.writableFinished || tunnel.destroyed || !socket.readableEnded) tunnel.destroy()
+      if (tunnel.writableFinished || tunnel.destroyed || !socket?.readableEnded) tunnel.destroy()
       else tunnel.once('finish', () => tunnel.destroy())
     })
-    tunnel.once('close', () => socket.destroy())
   }
 }

@@ -1,25 +1,23 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import { DEFAULT_CLIENT_TOKEN_TTL_MS, issueClientToken } from '../auth/client-token.js'
-import { assertSecret } from '../auth/hmac.js'
-import { signDelete, signLegacyDelete, signRegistration } from '../auth/registration-signature.js'
+import { DEFAULT_CLIENT_TOKEN_TTL_MS } from '../auth/client-token.js'
 import { ErrorCode } from '../errors.js'
 import {
   CAPABILITIES_PATH,
   PUBLIC_URL_HEADER,
   REGISTRATION_TTL_HEADER,
   RegistrarCapability,
-  SignedHeader,
 } from '../registrar-api/registrar-capabilities.js'
 import type { RegistrarCapabilityName } from '../registrar-api/registrar-capabilities.js'
-import { SignedAction, newNonce, signRequest } from '../registrar-api/signed-request.js'
+import { SignedAction } from '../registrar-api/signed-request.js'
 import type { SignedActionName } from '../registrar-api/signed-request.js'
 import type { Registration, RelayMetadata } from '../registrar-api/registration.js'
 import { parseGatewayDocument } from './gateway-document.js'
 import type { GatewayDocument } from './gateway-document.js'
-import { RegistrarHttp, relayPath, signedHeaders } from './registrar-http.js'
+import { RegistrarHttp, relayPath } from './registrar-http.js'
 import type { RegistrarAnswer } from './registrar-http.js'
 import { RegistrarRequestError } from './registrar-request-error.js'
+import { RegistrarSigner } from './registrar-signer.js'
 import { RenewalScheduler } from './renewal-scheduler.js'
 import { shareUrl } from './share-url.js'
 
@@ -127,11 +125,8 @@ const JSON_HEADERS = { 'content-type': 'application/json' }
  */
 export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
   readonly #http: RegistrarHttp
-  readonly #secret: string
-  // Spread into every signed object: an account's signatures name it.
-  readonly #signer: { workerId?: string }
+  readonly #signer: RegistrarSigner
   readonly #log: Logger | undefined
-  readonly #now: () => number
   readonly #defaultTtl: number
   readonly #renewals: RenewalScheduler
   #capabilities: ReadonlySet<string> | null = null
@@ -139,16 +134,13 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
   /** @throws GatewayError `SECRET_TOO_SHORT` */
   constructor(options: RegistrarClientOptions) {
     super()
-    assertSecret(options.secret)
+    this.#signer = new RegistrarSigner(options)
     this.#http = new RegistrarHttp(
       options.registrarUrl,
       options.requestTimeoutMs ?? 10_000,
       options.fetch ?? fetch,
     )
-    this.#secret = options.secret
-    this.#signer = options.workerId === undefined ? {} : { workerId: options.workerId }
     this.#log = options.logger
-    this.#now = options.now ?? Date.now
     this.#defaultTtl = options.defaultTtlSeconds ?? 300
     this.#renewals = new RenewalScheduler({
       register: (relay) => this.#register(relay),
@@ -197,43 +189,21 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
       this.#signer.workerId !== undefined ||
       (await this.supports(RegistrarCapability.REPLAY_PROOF_DELETE))
     ) {
-      const nonce = newNonce()
-      const issuedAt = this.#now()
-      const signature =
-        this.#signer.workerId === undefined
-          ? signDelete(this.#secret, { relayKey, nonce, issuedAt })
-          : signRequest(this.#secret, {
-              relayKey,
-              action: SignedAction.DELETE,
-              nonce,
-              issuedAt,
-              ...this.#signer,
-            })
       const answer = await this.#http.call('DELETE', path, {
-        headers: this.#headers(nonce, issuedAt, signature),
+        headers: this.#signer.headers(relayKey, SignedAction.DELETE),
         accept: [200, 404],
       })
       return { form: 'replay-proof', removed: answer.status === 200 }
     }
-    const signature = signLegacyDelete(this.#secret, relayKey)
-    await this.#http.call('DELETE', path, { headers: { [SignedHeader.SIGNATURE]: signature } })
+    await this.#http.call('DELETE', path, { headers: this.#signer.legacyDeleteHeaders(relayKey) })
     return { form: 'legacy', removed: true }
   }
 
   /** The registration as the registrar stores it, with its remaining lifetime. */
   async getRegistration(relayKey: string): Promise<{ registration: Registration; ttlMs: number }> {
     await this.#require(RegistrarCapability.REGISTRATION_GET)
-    const nonce = newNonce()
-    const issuedAt = this.#now()
-    const signature = signRequest(this.#secret, {
-      relayKey,
-      action: SignedAction.GET,
-      nonce,
-      issuedAt,
-      ...this.#signer,
-    })
     const answer = await this.#http.call('GET', relayPath(relayKey), {
-      headers: this.#headers(nonce, issuedAt, signature),
+      headers: this.#signer.headers(relayKey, SignedAction.GET),
     })
     return answer.body as { registration: Registration; ttlMs: number }
   }
@@ -244,16 +214,13 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
     const remote =
       via === 'registrar' || (via === 'auto' && (await this.supports(RegistrarCapability.TOKENS)))
     if (!remote) {
-      const issuedAt = this.#now()
       const ttlMs =
         options.ttlSeconds === undefined ? DEFAULT_CLIENT_TOKEN_TTL_MS : options.ttlSeconds * 1000
       const { pubkey, relayAuthToken } = options
-      const token = issueClientToken(this.#secret, {
-        relayKey,
-        issuedAt,
+      const { token, issuedAt } = this.#signer.localToken(relayKey, {
         ttlMs,
-        ...(pubkey === undefined ? {} : { pubkey }),
-        ...(relayAuthToken === undefined ? {} : { relayAuthToken }),
+        pubkey,
+        relayAuthToken,
       })
       return { token, issuedAt, expiresAt: issuedAt + ttlMs, source: 'local' }
     }
@@ -329,18 +296,9 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
   async #register(relay: RelayToRegister): Promise<RegisterResult> {
     if (this.#signer.workerId !== undefined)
       await this.#require(RegistrarCapability.WORKER_ACCOUNTS)
-    const registration = {
-      relayKey: relay.relayKey,
-      nonce: newNonce(),
-      issuedAt: this.#now(),
-      peers: [...relay.peers],
-      metadata: { ...(relay.metadata ?? {}) },
-      ...this.#signer,
-    }
-    const signature = signRegistration(this.#secret, registration)
     const answer = await this.#http.call('POST', '/api/relays', {
       headers: JSON_HEADERS,
-      body: JSON.stringify({ registration, signature }),
+      body: JSON.stringify(this.#signer.registration(relay)),
     })
     const announced = Number(answer.headers.get(REGISTRATION_TTL_HEADER))
     const ttlSeconds =
@@ -368,25 +326,10 @@ export class RegistrarClient extends EventEmitter<RegistrarClientEvents> {
     suffix: string,
     extra: Record<string, unknown>,
   ): Promise<RegistrarAnswer> {
-    const fields = {
-      relayKey,
-      action,
-      nonce: newNonce(),
-      issuedAt: this.#now(),
-      ...extra,
-      ...this.#signer,
-    }
-    const signature = signRequest(this.#secret, fields)
     return this.#http.call('POST', `${relayPath(relayKey)}/tokens${suffix}`, {
       headers: JSON_HEADERS,
-      body: JSON.stringify({ ...fields, signature }),
+      body: JSON.stringify(this.#signer.body(relayKey, action, extra)),
     })
-  }
-
-  #headers(nonce: string, issuedAt: number, signature: string): Record<string, string> {
-    const headers = signedHeaders(nonce, issuedAt, signature)
-    const { workerId } = this.#signer
-    return workerId === undefined ? headers : { ...headers, [SignedHeader.WORKER_ID]: workerId }
   }
 
   async #require(capability: RegistrarCapabilityName): Promise<void> {

@@ -1,5 +1,5 @@
 import { ErrorCode } from '../errors.js'
-import { CAPABILITIES_HEADER, SignedHeader } from '../registrar-api/registrar-capabilities.js'
+import { CAPABILITIES_HEADER } from '../registrar-api/registrar-capabilities.js'
 import { RegistrarRequestError, codeForAnswer } from './registrar-request-error.js'
 
 /** One answer of the registrar. */
@@ -150,13 +150,4 @@ function errorCodeOf(body: unknown): string | null {
 // The registrar accepts `:` raw or encoded; raw is what legacy workers send.
 export function relayPath(relayKey: string): string {
   return `/api/relays/${encodeURIComponent(relayKey).replace(/%3A/gi, ':')}`
-}
-
-/** The headers of a replay-proof DELETE or signed GET. */
-export function signedHeaders(nonce: string, issuedAt: number, signature: string) {
-  return {
-    [SignedHeader.NONCE]: nonce,
-    [SignedHeader.ISSUED_AT]: String(issuedAt),
-    [SignedHeader.SIGNATURE]: signature,
-  }
 }

@@ -36,10 +36,13 @@ const TOKEN_REFUSALS: ReadonlySet<string> = new Set(
 /**
  * The project-wide code for a registrar answer: a refused signature (bad, stale or replayed) is
  * SIGNATURE_INVALID, a refused token TOKEN_INVALID, an outage or rate limit STORE_UNAVAILABLE,
- * a missing secret CONFIG_INVALID and any other refusal REGISTRAR_REJECTED.
+ * a missing or unreadable secret on the gateway CONFIG_INVALID and any other refusal
+ * REGISTRAR_REJECTED.
  */
 export function codeForAnswer(status: number, registrarCode: string | null): ErrorCodeName {
   if (registrarCode === wireCode(ErrorCode.NOT_CONFIGURED)) return ErrorCode.CONFIG_INVALID
+  if (registrarCode === wireCode(ErrorCode.WORKER_SECRET_UNREADABLE))
+    return ErrorCode.CONFIG_INVALID
   if (status === 401) return ErrorCode.SIGNATURE_INVALID
   if (status === 409 && registrarCode === wireCode(ErrorCode.REPLAYED_NONCE)) {
     return ErrorCode.SIGNATURE_INVALID

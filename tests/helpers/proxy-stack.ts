@@ -1,4 +1,5 @@
 import { pino } from 'pino'
+import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 import { issueClientToken } from '../../shared/auth/client-token.js'
 import type { GatewayStore } from '../../shared/store/gateway-store.js'
@@ -54,9 +55,11 @@ export async function startProxyStack(
     store?: GatewayStore
     /** Worker accounts (issue 15): the sealed-secret opener, and the shared secret to use. */
     proxy?: Partial<Pick<ProxyServerOptions, 'secret' | 'workerSecrets'>>
+    /** Where the pool and proxy log (default: nowhere). */
+    logger?: Logger
   } = {},
 ): Promise<ProxyStack> {
-  const logger = pino({ level: 'silent' })
+  const logger = opts.logger ?? pino({ level: 'silent' })
   const registry = new Registry()
   const store = opts.store ?? new MemoryStore()
   const pool = new PeerPool({

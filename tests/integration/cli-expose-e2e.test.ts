@@ -1,28 +1,20 @@
 import { expect } from 'chai'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { pino } from 'pino'
-import { Registry } from 'prom-client'
-import { RateLimiterMemory } from 'rate-limiter-flexible'
 import { ProxyReporter } from '../../proxy/proxy-reporter.js'
-import { RegistrarServer } from '../../registrar/registrar-server.js'
-import type { RegistrarAddress } from '../../registrar/registrar-server.js'
-import { MemoryStore } from '../../shared/store/memory-store.js'
-import { LOOPBACK, startCaddy } from '../helpers/caddy.js'
+import type { MemoryStore } from '../../shared/store/memory-store.js'
+import { LOOPBACK } from '../helpers/caddy.js'
 import type { TestCaddy } from '../helpers/caddy.js'
-import { runCli, startCli, startCoreRelay } from '../helpers/cli-process.js'
-import type { CliChild, CoreRelay } from '../helpers/cli-process.js'
+import { runCli } from '../helpers/cli-process.js'
+import type { CliChild } from '../helpers/cli-process.js'
 import { connectRelay } from '../helpers/edge-client.js'
 import { collect } from '../helpers/nostr-client.js'
 import { note } from '../helpers/nostr.js'
-import { SECRET, startProxyStack } from '../helpers/proxy-stack.js'
-import type { ProxyStack } from '../helpers/proxy-stack.js'
-import { BASE_OPTIONS } from '../helpers/registrar-harness.js'
-import { startTestnet } from '../helpers/testnet.js'
-import type { LocalTestnet } from '../helpers/testnet.js'
 import { waitUntil } from '../helpers/wait-until.js'
+import { startExposeStack } from '../helpers/expose-stack.js'
+import type { ExposeStack } from '../helpers/expose-stack.js'
 
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdefghij'
 
@@ -31,90 +23,42 @@ const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdefghij'
 for (const dialOut of [false, true]) {
   describe(`hypertuna-gateway expose${dialOut ? ' --dial-out' : ''}: a relay no one here wrote, through Caddy`, function () {
     this.timeout(90_000)
-    let testnet: LocalTestnet
-    let store: MemoryStore
-    let registrar: RegistrarServer
-    let api: RegistrarAddress
-    let stack: ProxyStack
-    let reporter: ProxyReporter
+    let e: ExposeStack
+    let reporter: ProxyReporter | undefined
+    // Read by the tests once `before` has run.
     let caddy: TestCaddy
-    let relay: CoreRelay
+    let store: MemoryStore
     let expose: CliChild
-    let dir: string
     let registered: Record<string, unknown>
-    const relayKey = randomBytes(32).toString('hex')
+    let relayKey: string
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'gateway-cli-e2e-'))
-      writeFileSync(join(dir, 'secret'), `${SECRET}\n`)
-      writeFileSync(join(dir, 'admin'), `${ADMIN_TOKEN}\n`)
-      testnet = await startTestnet()
-      store = new MemoryStore()
-      stack = await startProxyStack(testnet, { store })
-      registrar = new RegistrarServer(
-        {
-          ...BASE_OPTIONS,
-          secret: SECRET,
+      e = await startExposeStack({
+        dirPrefix: 'gateway-cli-e2e-',
+        prepare: (dir) => writeFileSync(join(dir, 'admin'), `${ADMIN_TOKEN}\n`),
+        registrar: (stack) => ({
           adminToken: ADMIN_TOKEN,
           // As GET /api/gateway publishes it; expose dials out only with --dial-out.
           gateway: { version: 1, gatewayKeys: [stack.pool.publicKey], relays: [] },
+        }),
+        withProxy: (stack, store) => {
+          reporter = new ProxyReporter({
+            pool: stack.pool,
+            sessions: stack.proxy.sessions,
+            store,
+            logger: pino({ level: 'silent' }),
+            intervalMs: 200,
+          })
+          reporter.start()
+          return () => reporter?.close()
         },
-        {
-          logger: pino({ level: 'silent' }),
-          registry: new Registry(),
-          store,
-          rateLimiter: new RateLimiterMemory({ points: 1_000, duration: 60 }),
-        },
-      )
-      api = await registrar.listen()
-      reporter = new ProxyReporter({
-        pool: stack.pool,
-        sessions: stack.proxy.sessions,
-        store,
-        logger: pino({ level: 'silent' }),
-        intervalMs: 200,
+        args: () => (dialOut ? ['--dial-out'] : []),
       })
-      reporter.start()
-      caddy = await startCaddy({
-        env: {
-          GATEWAY_PROXY_UPSTREAMS: `${LOOPBACK}:${stack.port}`,
-          GATEWAY_REGISTRAR_UPSTREAMS: `${LOOPBACK}:${api.port}`,
-        },
-      })
-      relay = await startCoreRelay()
-      const bootstrap = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
-      expose = startCli(
-        [
-          'expose',
-          relay.url,
-          '--gateway',
-          caddy.origin,
-          '--secret-file',
-          join(dir, 'secret'),
-          '--relay-key',
-          relayKey,
-          '--bootstrap',
-          bootstrap,
-          '--host',
-          LOOPBACK,
-          '--json',
-          ...(dialOut ? ['--dial-out'] : []),
-        ],
-        { NODE_EXTRA_CA_CERTS: caddy.caPath },
-      )
-      registered = await expose.waitFor((l) => l.event === 'registered', 60_000)
+      ;({ caddy, store, expose, registered, relayKey } = e)
     })
 
     after(async () => {
-      await expose?.stop('SIGKILL')
-      await relay?.stop()
-      await caddy?.stop()
-      reporter?.close()
-      await stack?.close()
-      await registrar?.close()
-      await store?.close()
-      await testnet?.destroy()
-      if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+      await e?.close()
     })
 
     it('prints the wss:// share URL on the public URL the registrar reports, and checks it', async () => {
@@ -165,9 +109,9 @@ for (const dialOut of [false, true]) {
               'show',
               relayKey,
               '--gateway',
-              `http://${LOOPBACK}:${api.port}`,
+              `http://${LOOPBACK}:${e.api.port}`,
               '--admin-token-file',
-              join(dir, 'admin'),
+              join(e.dir, 'admin'),
               '--json',
             ])
             const detail = shown.json[0] as {

@@ -1,108 +1,52 @@
 import { expect } from 'chai'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { pino } from 'pino'
-import { Registry } from 'prom-client'
-import { RateLimiterMemory } from 'rate-limiter-flexible'
-import { RegistrarServer } from '../../registrar/registrar-server.js'
-import type { RegistrarAddress } from '../../registrar/registrar-server.js'
-import { MemoryStore } from '../../shared/store/memory-store.js'
+import type { MemoryStore } from '../../shared/store/memory-store.js'
 import { download, fileRangeSha256, writePatternFile } from '../helpers/big-file.js'
 import type { PatternFile } from '../helpers/big-file.js'
-import { LOOPBACK, loopbackLookup, startCaddy } from '../helpers/caddy.js'
+import { loopbackLookup } from '../helpers/caddy.js'
 import type { TestCaddy } from '../helpers/caddy.js'
-import { startCli, startCoreRelay } from '../helpers/cli-process.js'
-import type { CliChild, CoreRelay } from '../helpers/cli-process.js'
+import type { CliChild } from '../helpers/cli-process.js'
 import { connectRelay, requestBinary } from '../helpers/edge-client.js'
 import { collect } from '../helpers/nostr-client.js'
 import { note } from '../helpers/nostr.js'
-import { SECRET, startProxyStack } from '../helpers/proxy-stack.js'
 import type { ProxyStack } from '../helpers/proxy-stack.js'
-import { BASE_OPTIONS } from '../helpers/registrar-harness.js'
-import { startTestnet } from '../helpers/testnet.js'
-import type { LocalTestnet } from '../helpers/testnet.js'
+import { startExposeStack } from '../helpers/expose-stack.js'
+import type { ExposeStack } from '../helpers/expose-stack.js'
 
 describe('hypertuna-gateway expose --mode tunnel: relay and files as byte streams, through Caddy', function () {
   this.timeout(90_000)
-  let testnet: LocalTestnet
-  let store: MemoryStore
-  let registrar: RegistrarServer
-  let api: RegistrarAddress
-  let stack: ProxyStack
-  let caddy: TestCaddy
-  let relay: CoreRelay
-  let expose: CliChild
-  let dir: string
+  let e: ExposeStack
   let file: PatternFile
-  let registered: Record<string, unknown>
-  const relayKey = randomBytes(32).toString('hex')
   const opened: string[] = []
+  // Read by the tests once `before` has run.
+  let caddy: TestCaddy
+  let store: MemoryStore
+  let stack: ProxyStack
+  let expose: CliChild
+  let registered: Record<string, unknown>
+  let relayKey: string
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gateway-cli-tunnel-'))
-    writeFileSync(join(dir, 'secret'), `${SECRET}\n`)
-    const files = join(dir, 'files')
-    mkdirSync(join(files, 'pfp'), { recursive: true })
-    writeFileSync(join(files, 'pfp', 'me.png'), 'an avatar')
-    file = await writePatternFile(join(files, 'video.bin'), 12 * 1024 * 1024 + 3)
-    testnet = await startTestnet()
-    store = new MemoryStore()
-    stack = await startProxyStack(testnet, { store })
-    stack.proxy.tunnels.on('open', (_peer: string, service: string) => opened.push(service))
-    registrar = new RegistrarServer(
-      { ...BASE_OPTIONS, secret: SECRET },
-      {
-        logger: pino({ level: 'silent' }),
-        registry: new Registry(),
-        store,
-        rateLimiter: new RateLimiterMemory({ points: 1_000, duration: 60 }),
+    e = await startExposeStack({
+      dirPrefix: 'gateway-cli-tunnel-',
+      prepare: async (dir) => {
+        const files = join(dir, 'files')
+        mkdirSync(join(files, 'pfp'), { recursive: true })
+        writeFileSync(join(files, 'pfp', 'me.png'), 'an avatar')
+        file = await writePatternFile(join(files, 'video.bin'), 12 * 1024 * 1024 + 3)
       },
-    )
-    api = await registrar.listen()
-    caddy = await startCaddy({
-      env: {
-        GATEWAY_PROXY_UPSTREAMS: `${LOOPBACK}:${stack.port}`,
-        GATEWAY_REGISTRAR_UPSTREAMS: `${LOOPBACK}:${api.port}`,
+      withProxy: (proxy) => {
+        proxy.proxy.tunnels.on('open', (_peer: string, service: string) => opened.push(service))
       },
+      args: (dir) => ['--mode', 'tunnel', '--files', join(dir, 'files')],
     })
-    relay = await startCoreRelay()
-    const bootstrap = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
-    expose = startCli(
-      [
-        'expose',
-        relay.url,
-        '--mode',
-        'tunnel',
-        '--files',
-        files,
-        '--gateway',
-        caddy.origin,
-        '--secret-file',
-        join(dir, 'secret'),
-        '--relay-key',
-        relayKey,
-        '--bootstrap',
-        bootstrap,
-        '--host',
-        LOOPBACK,
-        '--json',
-      ],
-      { NODE_EXTRA_CA_CERTS: caddy.caPath },
-    )
-    registered = await expose.waitFor((l) => l.event === 'registered', 60_000)
+    ;({ caddy, store, stack, expose, registered, relayKey } = e)
   })
 
   after(async () => {
-    await expose?.stop('SIGKILL')
-    await relay?.stop()
-    await caddy?.stop()
-    await stack?.close()
-    await registrar?.close()
-    await store?.close()
-    await testnet?.destroy()
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+    await e?.close()
   })
 
   it('registers, says what it tunnels, and checks the share URL end to end', async () => {

@@ -1,41 +1,30 @@
 import { expect } from 'chai'
-import { randomBytes } from 'node:crypto'
 import type { RelaySession } from '../../proxy/relay-session.js'
 import { note } from '../helpers/nostr.js'
-import { startProxyStack } from '../helpers/proxy-stack.js'
-import type { ProxyStack } from '../helpers/proxy-stack.js'
 import { startTestnet } from '../helpers/testnet.js'
 import type { LocalTestnet } from '../helpers/testnet.js'
-import { spawnWorker } from '../helpers/worker-process.js'
+import { startReplicatedRelay } from '../helpers/replicated-relay.js'
+import type { ReplicatedRelay } from '../helpers/replicated-relay.js'
 import type { WorkerProcess } from '../helpers/worker-process.js'
 import { rawClient } from '../helpers/ws-client.js'
 
 describe('proxy failover: messages wait while the session moves', function () {
   this.timeout(60_000)
   let testnet: LocalTestnet
-  let stack: ProxyStack
-  const workers: WorkerProcess[] = []
+  let relay: ReplicatedRelay | undefined
 
   before(async () => {
     testnet = await startTestnet()
   })
 
   after(async () => {
-    await stack?.close()
-    for (const w of workers) await w.kill('SIGKILL')
+    await relay?.close()
     await testnet.destroy()
   })
 
   it('answers every EVENT sent around a worker SIGKILL with exactly one OK, none refused', async () => {
-    const relayKey = randomBytes(32).toString('hex')
-    for (let i = 0; i < 2; i++) {
-      workers.push(await spawnWorker(testnet.bootstrap, { WORKER_RELAY_KEY: relayKey }))
-    }
-    stack = await startProxyStack(testnet, { limits: { maxQueuedMessages: 256 } })
-    await stack.register(
-      relayKey,
-      workers.map((w) => w.publicKey),
-    )
+    relay = await startReplicatedRelay(testnet, { limits: { maxQueuedMessages: 256 } })
+    const { relayKey, workers, stack } = relay
     const c = await rawClient(stack.url(relayKey, stack.token(relayKey)))
     c.send(['REQ', 'live', { kinds: [1] }])
     await c.next((m) => Array.isArray(m) && m[0] === 'EOSE')

@@ -5,38 +5,29 @@ import type { RelaySession } from '../../proxy/relay-session.js'
 import { note } from '../helpers/nostr.js'
 import { collect, Relay } from '../helpers/nostr-client.js'
 import { startProxyStack } from '../helpers/proxy-stack.js'
-import type { ProxyStack } from '../helpers/proxy-stack.js'
 import { startTestnet } from '../helpers/testnet.js'
 import type { LocalTestnet } from '../helpers/testnet.js'
-import { spawnWorker } from '../helpers/worker-process.js'
+import { startReplicatedRelay } from '../helpers/replicated-relay.js'
+import type { ReplicatedRelay } from '../helpers/replicated-relay.js'
 import type { WorkerProcess } from '../helpers/worker-process.js'
 
 describe('proxy failover between two workers of one relay', function () {
   this.timeout(60_000)
   let testnet: LocalTestnet
-  let stack: ProxyStack
-  const workers: WorkerProcess[] = []
+  let relay: ReplicatedRelay | undefined
 
   before(async () => {
     testnet = await startTestnet()
   })
 
   after(async () => {
-    await stack?.close()
-    for (const w of workers) await w.kill('SIGKILL')
+    await relay?.close()
     await testnet.destroy()
   })
 
   it('keeps the client socket and its subscription when its worker is SIGKILLed', async () => {
-    const relayKey = randomBytes(32).toString('hex')
-    for (let i = 0; i < 2; i++) {
-      workers.push(await spawnWorker(testnet.bootstrap, { WORKER_RELAY_KEY: relayKey }))
-    }
-    stack = await startProxyStack(testnet)
-    await stack.register(
-      relayKey,
-      workers.map((w) => w.publicKey),
-    )
+    relay = await startReplicatedRelay(testnet)
+    const { relayKey, workers, stack } = relay
     const token = stack.token(relayKey)
 
     const reader = await Relay.connect(stack.url(relayKey, token))

@@ -18,6 +18,7 @@ import {
   call,
   expectRefused,
   forEachStore,
+  metric,
   register,
   relayUrl,
 } from '../helpers/registrar-suite.js'
@@ -160,6 +161,38 @@ forEachStore('registrar tenancy (worker accounts, relay ownership)', (s) => {
       expectRefused(answer, 503, 'not_configured')
       const signed = await registerAs(h, { workerId: 'a'.repeat(32), secret: 'b'.repeat(64) }, {})
       expectRefused(signed, 503, 'not_configured')
+    })
+
+    it('answers 503 worker_secret_unreadable when the account key changed: counted, logged once, no secret', async () => {
+      const h = start()
+      const a = await createAccount(h, 'alice')
+      const relayKey = hexKey()
+      expect((await registerAs(h, a, { relayKey })).status).to.equal(200)
+      // The same store under another account key (changed or mistyped): the sealed secret no
+      // longer opens. Not the worker's fault, so neither 401 nor a bare 500.
+      const other = s.start(
+        { adminToken: ADMIN_TOKEN, workerSecretKey: '7'.repeat(64) },
+        { store: h.store },
+      )
+      expectRefused(await registerAs(other, a, { relayKey }), 503, 'worker_secret_unreadable')
+      expectRefused(await tokenAs(other, a, relayKey), 503, 'worker_secret_unreadable')
+      const minted = await call(other, {
+        method: 'POST',
+        url: `/api/admin/relays/${relayKey}/tokens`,
+        headers: AUTH,
+        payload: {},
+      })
+      expectRefused(minted, 503, 'worker_secret_unreadable')
+      const counter = other.registry.getSingleMetric(metric('worker_secrets_unreadable_total'))
+      expect((await counter?.get())?.values.map((v) => v.value)).to.deep.equal([3])
+      const lines = other.sink.lines()
+      const alarms = lines.filter((l) => l.code === 'worker_secret_unreadable' && l.workerId)
+      expect(alarms.map((l) => l.workerId)).to.deep.equal([a.workerId, a.workerId, a.workerId])
+      expect(lines.filter((l) => l.msg === 'request failed')).to.deep.equal([])
+      const sealed = (await h.store.getWorker(a.workerId))?.sealedSecret as string
+      expect(other.sink.text()).not.to.contain(a.secret).and.not.to.contain(sealed)
+      // The registrar with the right key still serves the account.
+      expect((await tokenAs(h, a, relayKey)).status).to.equal(200)
     })
 
     it('refuses to start in multi-tenant mode without an account key', () => {

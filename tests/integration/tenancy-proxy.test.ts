@@ -196,6 +196,28 @@ for (const kind of ['MemoryStore', 'RedisStore'] as const) {
       bystander.relay?.close()
     })
 
+    it('an account sealed under another key: its relays are 4404 here, and that is counted', async () => {
+      // The registrar's GATEWAY_WORKER_SECRET_KEY differs from this proxy's.
+      const workerId = newWorkerId()
+      const secret = newWorkerSecret()
+      await writer.createWorker({
+        workerId,
+        name: 'elsewhere',
+        createdAt: Date.now(),
+        disabledAt: null,
+        sealedSecret: new WorkerSecretBox('7'.repeat(64)).seal(workerId, secret),
+      })
+      const relayKey = randomBytes(32).toString('hex')
+      await register(relayKey, [randomBytes(32).toString('hex')], { workerId, secret })
+      expect(await refusal(stack.url(relayKey, token(secret, relayKey)))).to.deep.equal([
+        4404,
+        'relay unknown',
+      ])
+      const name = 'hypertuna_gateway_proxy_worker_secrets_unreadable_total'
+      const counted = await stack.registry.getSingleMetric(name)?.get()
+      expect(counted?.values.map((v) => v.value)).to.deep.equal([1])
+    })
+
     it("legacy flow unchanged for an unowned relay; an account's secret is no key to it", async () => {
       const a = await account('a')
       const w = await worker()

@@ -215,6 +215,28 @@ describe('tunnel transport: raw streams over the pooled link (loopback testnet)'
     expect(pool.snapshot(worker.publicKey).sessions).to.equal(0)
     await waitFor(() => worker.host.tunnelCount === 0)
   })
+
+  it("a lost link frees every tunnel of the worker's TunnelHost and each local service socket", async () => {
+    // The previous test dropped the link: let the pool dial it again.
+    pool.warm([worker.publicKey])
+    await waitFor(() => tunnels.offers(worker.publicKey, 'sink'))
+    const live = (): number => served.filter((s) => !s.destroyed).length
+    const before = live()
+    const opened = ['sink', 'sink', wsService(worker.relayKey)].map((service) => {
+      const tunnel = tunnels.open(worker.publicKey, service)
+      tunnel.pause()
+      return tunnel
+    })
+    const done = opened.map(closed)
+    ;(opened[2] as TunnelStream).write(Buffer.alloc(1000, 1))
+    await waitFor(() => worker.host.tunnelCount === 3 && live() === before + 3)
+    pool.peer(worker.publicKey).link?.destroy()
+    for (const err of await Promise.all(done)) {
+      expect(err).to.have.property('code', ErrorCode.TUNNEL_LINK_LOST)
+    }
+    await waitFor(() => worker.host.tunnelCount === 0 && live() === before)
+    expect(tunnels.size).to.equal(0)
+  })
 })
 
 function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {

@@ -24,6 +24,7 @@ const PUBLISHED_REGISTRAR_CODES = [
   'worker_disabled',
   'worker_unknown',
   'shared_secret_disabled',
+  'worker_secret_unreadable',
   'token_invalid',
   'token_expired',
   'token_revoked',

@@ -5,6 +5,7 @@ import { OwnerSecrets } from '../../proxy/owner-secrets.js'
 import { WorkerSecretBox } from '../../shared/auth/worker-secret-box.js'
 import type { StoreChange, WorkerRecord } from '../../shared/store/gateway-store.js'
 import { MemoryStore } from '../../shared/store/memory-store.js'
+import { createLogSink } from '../helpers/log-sink.js'
 
 const logger = pino({ level: 'silent' })
 const BOX = new WorkerSecretBox('5'.repeat(64))
@@ -111,6 +112,29 @@ describe('OwnerSecrets: worker accounts’ signing secrets for the gate (no netw
     expect(off.enabled).to.equal(false)
     expect(await off.secret(A)).to.equal(null)
     await off.close()
+  })
+
+  it('announces a secret that does not open and logs its code once per look-up, no secret', async () => {
+    const sink = createLogSink()
+    const other = new OwnerSecrets({
+      store,
+      opener: new WorkerSecretBox('6'.repeat(64)),
+      logger: pino({ level: 'info' }, sink.stream),
+      negativeTtlMs: 100,
+      now: () => clock,
+    })
+    const unreadable: string[] = []
+    other.on('unreadable', (workerId: string) => unreadable.push(workerId))
+    expect(await other.secret(A)).to.equal(null)
+    expect(await other.secret(A)).to.equal(null) // remembered: not looked up again
+    expect(unreadable).to.deep.equal([A])
+    clock += 101
+    expect(await other.secret(A)).to.equal(null)
+    expect(unreadable).to.deep.equal([A, A])
+    const lines = sink.lines().filter((l) => l.code === 'worker_secret_unreadable')
+    expect(lines.map((l) => l.workerId)).to.deep.equal([A, A])
+    expect(sink.text()).not.to.contain(SECRET_A)
+    await other.close()
   })
 
   it('serves a cached secret while the store is down, and throws when it has none', async () => {

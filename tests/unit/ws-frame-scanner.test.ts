@@ -59,6 +59,18 @@ describe('WsFrameScanner (frame boundaries without reading payloads)', () => {
     expect(scanner.scan((frames[2] as Buffer).subarray(0, 14))).to.equal(-1)
   })
 
+  it('says where the refused header began, in its chunk or at the chunk start when split', () => {
+    const small = frames[0] as Buffer
+    const big = (frames[2] as Buffer).subarray(0, 14)
+    const whole = new WsFrameScanner((_op, len) => len <= 1024)
+    expect(whole.scan(Buffer.concat([small, big]))).to.equal(-1)
+    expect(whole.refusedAt).to.equal(small.length)
+    const split = new WsFrameScanner((_op, len) => len <= 1024)
+    expect(split.scan(Buffer.concat([small, big.subarray(0, 5)]))).to.equal(small.length + 5)
+    expect(split.scan(big.subarray(5))).to.equal(-1)
+    expect(split.refusedAt).to.equal(0)
+  })
+
   it('reads a 64-bit length past 2^53 as infinite instead of wrapping', () => {
     const head = Buffer.from([
       0x82, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0,
