@@ -1,11 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import HyperDHT from 'hyperdht'
-import { RelayChannel } from '../../shared/protocol/relay-channel.js'
-import { Capability, LEGACY_CAPABILITIES } from '../../shared/protocol/wire.js'
 import type { BootstrapNode } from '../../shared/swarm/create-swarm.js'
+import { openBareLink } from '../bare-link.js'
 import { eventFrame, makeEvent } from '../events.js'
-import { sleep } from '../sleep.js'
-import { LOOPBACK } from '../testnet.js'
+import { drained, timedWindow } from '../timed-window.js'
 
 /** Options of {@link measureLinkThroughput}. */
 export interface LinkThroughputOptions {
@@ -38,27 +35,12 @@ const EPHEMERAL_KIND = 20001
  * reaches can only be less; against direct it says how much of a target is the link's.
  */
 export async function measureLinkThroughput(opts: LinkThroughputOptions): Promise<number> {
-  const dht = new HyperDHT({
-    bootstrap: opts.bootstrap.map((n) => ({ host: n.host, port: n.port })),
-    host: LOOPBACK,
-  })
-  const stream = dht.connect(Buffer.from(opts.peer, 'hex'))
-  stream.on('error', () => {})
-  const channel = new RelayChannel(stream, {
-    isServer: false,
-    gateway: true,
-    capabilities: [
-      ...LEGACY_CAPABILITIES,
-      Capability.PUSH,
-      Capability.TEXT_BODY,
-      Capability.PIPELINE,
-    ],
-  })
+  const link = await openBareLink(opts.bootstrap, opts.peer)
+  const { channel } = link
   let running = true
   let completed = 0
   let outstanding = 0
   try {
-    await channel.opened()
     const headers = { 'content-type': 'application/json', 'x-auth-token': opts.token }
     const path = `/post/relay/${opts.relayKey}`
     const frames = Array.from({ length: 1_024 }, () =>
@@ -91,22 +73,17 @@ export async function measureLinkThroughput(opts: LinkThroughputOptions): Promis
       const connectionKey = randomBytes(16).toString('hex')
       for (let slot = 0; slot < opts.inFlight; slot++) sendOne(connectionKey, slot)
     }
-    await sleep(opts.warmupMs)
-    opts.onWindow?.('start')
-    const from = completed
-    const started = performance.now()
-    await sleep(opts.durationMs)
-    const count = completed - from
-    const seconds = (performance.now() - started) / 1000
-    opts.onWindow?.('stop')
+    const { perSecond } = await timedWindow(
+      () => completed,
+      opts.warmupMs,
+      opts.durationMs,
+      opts.onWindow,
+    )
     running = false
-    const deadline = performance.now() + 5_000
-    while (outstanding > 0 && performance.now() < deadline) await sleep(20)
-    return count / seconds
+    await drained(() => outstanding)
+    return perSecond
   } finally {
     running = false
-    await channel.close()
-    stream.destroy()
-    await dht.destroy()
+    await link.close()
   }
 }

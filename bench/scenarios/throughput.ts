@@ -1,5 +1,5 @@
 import { eventFrame, makeEvent } from '../events.js'
-import { sleep } from '../sleep.js'
+import { drained, timedWindow } from '../timed-window.js'
 import { BenchSocket } from '../ws-client.js'
 
 /** Options of {@link measureThroughput}. */
@@ -78,19 +78,16 @@ export async function measureThroughput(opts: ThroughputOptions): Promise<Throug
   try {
     for (const socket of sockets)
       for (let slot = 0; slot < opts.inFlight; slot++) sendOne(socket, slot)
-    await sleep(opts.warmupMs)
-    opts.onWindow?.('start')
-    const from = completed
-    const started = performance.now()
-    await sleep(opts.durationMs)
-    const count = completed - from
-    const seconds = (performance.now() - started) / 1000
-    opts.onWindow?.('stop')
+    const { perSecond, count } = await timedWindow(
+      () => completed,
+      opts.warmupMs,
+      opts.durationMs,
+      opts.onWindow,
+    )
     running = false
     // Let the pipelines drain so the next measurement starts from an idle proxy.
-    const deadline = performance.now() + 5_000
-    while (outstanding > 0 && performance.now() < deadline) await sleep(20)
-    return { perSecond: count / seconds, completed: count, notices, stuck: outstanding }
+    await drained(() => outstanding)
+    return { perSecond, completed: count, notices, stuck: outstanding }
   } finally {
     running = false
     await Promise.all(sockets.map((s) => s.close()))

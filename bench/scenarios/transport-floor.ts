@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import HyperDHT from 'hyperdht'
-import { RelayChannel } from '../../shared/protocol/relay-channel.js'
-import { Capability, LEGACY_CAPABILITIES } from '../../shared/protocol/wire.js'
 import type { BootstrapNode } from '../../shared/swarm/create-swarm.js'
+import { openBareLink } from '../bare-link.js'
 import { summarize } from '../stats.js'
 import type { Summary } from '../stats.js'
 import { LOOPBACK } from '../testnet.js'
@@ -97,24 +96,9 @@ export interface LinkOptions {
  * the worker's routing cost per round trip; against the proxy's round trip, what the proxy adds.
  */
 export async function measureLink(opts: LinkOptions): Promise<Record<string, Summary>> {
-  const dht = new HyperDHT({
-    bootstrap: opts.bootstrap.map((n) => ({ host: n.host, port: n.port })),
-    host: LOOPBACK,
-  })
-  const stream = dht.connect(Buffer.from(opts.peer, 'hex'))
-  stream.on('error', () => {})
-  const channel = new RelayChannel(stream, {
-    isServer: false,
-    gateway: true,
-    capabilities: [
-      ...LEGACY_CAPABILITIES,
-      Capability.PUSH,
-      Capability.TEXT_BODY,
-      Capability.PIPELINE,
-    ],
-  })
+  const link = await openBareLink(opts.bootstrap, opts.peer)
+  const { channel } = link
   try {
-    await channel.opened()
     const headers = { 'content-type': 'application/json', 'x-auth-token': opts.token }
     const path = `/post/relay/${opts.relayKey}`
     const connectionKey = randomBytes(16).toString('hex')
@@ -132,8 +116,6 @@ export async function measureLink(opts: LinkOptions): Promise<Record<string, Sum
     }
     return out
   } finally {
-    await channel.close()
-    stream.destroy()
-    await dht.destroy()
+    await link.close()
   }
 }
