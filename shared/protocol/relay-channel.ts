@@ -99,6 +99,8 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
   #closed = false
   /** Both ends speak `pipeline`, so the remote sends (and reads) batches: see #coalesce. */
   #coalescing = false
+  /** Corks taken through {@link cork} and not yet released. */
+  #corks = 0
   /** Shares one frame among a loop turn's sends (see #coalesce). */
   readonly #turn = new TurnCork(
     () => this.#channel.cork(),
@@ -257,11 +259,17 @@ export class RelayChannel<Ctx = unknown> extends EventEmitter {
    * a `pipeline` peer the channel batches a whole turn of the loop by itself (see #coalesce).
    */
   cork(): void {
-    if (!this.#closed) this.#channel.cork()
+    if (this.#closed) return
+    this.#corks++
+    this.#channel.cork()
   }
 
+  // Protomux counts corks on the whole stream (tunnel channels too): release every cork taken,
+  // even once this channel closed, or the stream's later messages would wait for ever.
   uncork(): void {
-    if (!this.#closed) this.#channel.uncork()
+    if (this.#corks === 0) return
+    this.#corks--
+    this.#channel.uncork()
   }
 
   /** Sends a wsframe object. Returns false when the stream is backed up. */

@@ -6,7 +6,9 @@
  * The first message of a turn still leaves at once, so a lone message keeps its plain frame;
  * from the second on the channel is corked, and the rest leave as one Protomux batch in the
  * check phase. No time is lost on the wire: UDX holds a packet that is not full until the next
- * prepare phase, which comes after the check phase.
+ * prepare phase, which comes after the check phase. (A turn that starts in the timers phase
+ * gains the poll phase in between, which does not block while an immediate is due.) Within a
+ * corked turn Protomux reports no backpressure: a send returns true however full the stream.
  */
 export class TurnCork {
   readonly #cork: () => void

@@ -1,4 +1,5 @@
 import { expect } from 'chai'
+import Protomux from 'protomux'
 import { RelayChannel } from '../../shared/protocol/relay-channel.js'
 import { Router } from '../../shared/protocol/router.js'
 import { Capability } from '../../shared/protocol/wire.js'
@@ -81,6 +82,16 @@ describe('relay-v2 channel: what one loop turn sends is coalesced', () => {
     await new Promise((resolve) => setImmediate(resolve))
     expect(b.written.length - before).to.equal(2)
     expect(got.map((f) => (f as { data: string }).data)).to.deep.equal(['1', '2', '3', '4'])
+  })
+
+  it('releases a cork taken before the channel closed (the stream is corked as a whole)', async () => {
+    await open([Capability.TEXT_BODY, Capability.PIPELINE])
+    const mux = Protomux.from(a) as unknown as { corked: number }
+    client.cork()
+    await client.close()
+    client.uncork()
+    client.uncork()
+    expect(mux.corked).to.equal(0)
   })
 
   it('keeps one frame per answer towards a peer without pipeline (legacy gateways)', async () => {
