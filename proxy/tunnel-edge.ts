@@ -109,10 +109,12 @@ export class TunnelEdge extends Duplex {
   /**
    * Closes the session with `code` at the next frame boundary of the worker's
    * output (at once when between frames). Before the upgrade completed there is
-   * no WebSocket to close: the socket is destroyed.
+   * no WebSocket to close: the socket is destroyed. While a close waits for a boundary, later
+   * ones are ignored.
    */
   closeWith(code: number, reason: string): void {
-    if (this.#closeSent || this.destroyed) return
+    // The first close decided wins: a later one (shutdown, worker lost) must not hide the cause.
+    if (this.#closeSent || this.destroyed || this.#pendingClose !== null) return
     if (this.#phase !== 'frames') return void this.destroy()
     this.closeCode = code
     const frame = closeFrame(code, reason)

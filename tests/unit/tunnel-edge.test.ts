@@ -126,6 +126,19 @@ describe('TunnelEdge: a close that finds no frame boundary (review F3)', functio
     expect(received(h)).to.deep.equal(workerClose)
   })
 
+  it('keeps the first close decided while it waits for a boundary (a later 1001 does not replace a 4403)', async () => {
+    const h = harness()
+    const frame = wsFrame(0x1, Buffer.from('a frame in two writes'))
+    await fromWorker(h, frame.subarray(0, 5))
+    h.edge.closeWith(4403, 'token revoked')
+    // Shutdown or a lost worker while the revocation waits: the client must still learn why.
+    h.edge.closeWith(1001, 'gateway shutting down')
+    await fromWorker(h, frame.subarray(5))
+    await h.clientEnded
+    expect(received(h)).to.deep.equal(Buffer.concat([frame, closeFrame(4403, 'token revoked')]))
+    expect(h.edge.closeCode).to.equal(4403)
+  })
+
   it('passes nothing of the client on once a close is decided, a frame over the limit included', async () => {
     const h = harness()
     const before = wsFrame(0x1, Buffer.from('["REQ","s",{}]'), { masked: true })
