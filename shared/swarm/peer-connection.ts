@@ -288,6 +288,8 @@ export class PeerConnection extends EventEmitter {
       this.#incoming = null
       this.#stream = stream
       // The replaced link's close is ignored: it is no longer current.
+      // Order matters: replace() first ends a handover still running, and the requests it
+      // held go out on `#channel`, the link about to be drained, before its handover frame.
       if (previous !== null && previous !== stream) {
         if (!this.#handover.replace(previous, previousChannel, channel))
           addLinkBytes(this.#stats, previous)

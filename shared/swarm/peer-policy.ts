@@ -24,7 +24,8 @@ export interface PeerPolicy {
   identify: boolean
   /**
    * Longest drain of a replaced link (`handover`): the worker's acknowledgement and the calls
-   * still on it; new requests to the peer wait meanwhile, ms.
+   * still on it; new requests to the peer wait meanwhile, ms. A held request's own timeout
+   * starts when it is sent, so a caller may wait this long plus the request timeout.
    */
   handoverGraceMs: number
 }

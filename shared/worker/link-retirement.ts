@@ -1,6 +1,5 @@
 import { HANDOVER_ACK_FRAME } from '../protocol/handover-frames.js'
 import type { RelayChannel } from '../protocol/relay-channel.js'
-import { Capability } from '../protocol/wire.js'
 
 /**
  * The worker's side of the `handover` extension (docs/protocol.md): gateway links being
@@ -16,7 +15,7 @@ export class LinkRetirement {
   }
 
   /**
-   * Retires `channel` (only a gateway that negotiated `handover` can ask): waits for the posts
+   * Retires `channel` (the caller checked that its gateway negotiated `handover`): waits for the posts
    * of `sessions` (their `tail`), lets their answers leave, runs `move` (the sessions' pushes
    * go elsewhere), then acknowledges on `channel`.
    */
@@ -25,7 +24,7 @@ export class LinkRetirement {
     sessions: ReadonlyArray<{ tail: Promise<unknown> }>,
     move: () => void,
   ): void {
-    if (!channel.supports(Capability.HANDOVER) || this.#retired.has(channel)) return
+    if (this.#retired.has(channel)) return
     this.#retired.add(channel)
     const done = (): void => {
       if (channel.closed) return

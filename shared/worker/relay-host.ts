@@ -308,7 +308,11 @@ export class RelayHost {
   }
 
   #onWsFrame(channel: RelayChannel, frame: JsonObject): void {
-    if (isHandoverFrame(frame)) return this.#handOver(channel)
+    if (isHandoverFrame(frame)) {
+      // Only a gateway that negotiated `handover` may retire a link.
+      if (channel.supports(Capability.HANDOVER)) this.#handOver(channel)
+      return
+    }
     // Only gateways that negotiated push may use the close frame.
     if (!channel.supports(Capability.PUSH)) return
     const key = frame.connectionKey

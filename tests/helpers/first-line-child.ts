@@ -37,7 +37,8 @@ export async function spawnFirstLineChild(
     return code as number | null
   })
   let stderr = ''
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
+  // Only the tail is kept: enough to say why a child died, bounded however long it runs.
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8_192)))
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   const firstLine = await Promise.race([
     once(lines, 'line').then(([line]) => String(line)),
@@ -46,6 +47,8 @@ export async function spawnFirstLineChild(
     }),
   ])
   lines.close()
+  // Keep draining stdout: a child that prints more would otherwise block on a full pipe.
+  child.stdout?.resume()
   return {
     child,
     firstLine,
